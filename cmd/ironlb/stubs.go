@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// Subcommands whose implementation lands with later issues. They exist now so
+// the command tree is stable and scripts can refer to them.
+
+func newControllerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller: allocate IPs to LoadBalancer Services",
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("the controller is not implemented yet")
+		},
+	}
+}
+
+func newSpeakerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "speaker",
+		Short: "Run the speaker on a node: announce Service IPs with ARP/NDP or BGP",
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("the speaker is not implemented yet")
+		},
+	}
+}
+
+func newLabCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lab",
+		Short: "Run a local bare-metal cluster of real parts in network namespaces",
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("the lab is not implemented yet")
+		},
+	}
+}
+
+func newConfigCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "config",
+		Short: "Validate and convert ironlb configuration offline",
+	}
+}
