@@ -1,0 +1,101 @@
+/*
+Copyright The ironlb Authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+package v1beta1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// L2AdvertisementSpec is the desired state of an L2Advertisement.
+//
+// Pools are selected by ipAddressPools and ipAddressPoolSelectors together: a
+// pool is selected if it is named or matches any selector; when both are
+// empty every pool is selected.
+type L2AdvertisementSpec struct {
+	// ipAddressPools names the IPAddressPools (in the advertisement's
+	// namespace) whose addresses this advertisement announces.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=128
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	IPAddressPools []string `json:"ipAddressPools,omitempty"`
+
+	// ipAddressPoolSelectors selects, by label, more IPAddressPools whose
+	// addresses this advertisement announces.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	IPAddressPoolSelectors []metav1.LabelSelector `json:"ipAddressPoolSelectors,omitempty"`
+
+	// nodeSelectors limits the nodes that may answer for the addresses: a
+	// node is eligible if any selector selects it. When empty, every node
+	// running the ironlb speaker is eligible. For each address one eligible
+	// node answers at a time.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
+
+	// interfaces limits the network interfaces (by name, such as eth0 or
+	// bond0.100) on which the chosen node answers ARP and NDP requests for
+	// the addresses. When empty, the node answers on all its interfaces
+	// (the speaker may skip well-known virtual ones, such as container
+	// veths).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=15
+	Interfaces []string `json:"interfaces,omitempty"`
+}
+
+// L2AdvertisementStatus is the observed state of an L2Advertisement.
+type L2AdvertisementStatus struct {
+	// conditions reports whether the advertisement is valid and in use
+	// (Valid).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// L2Advertisement announces the addresses of the selected IPAddressPools on
+// the local network with ARP (IPv4) and NDP (IPv6): one node answers for each
+// address, and another takes over when it fails.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:storageversion
+// +kubebuilder:resource:scope=Namespaced,shortName=l2adv,categories=ironlb
+// +kubebuilder:printcolumn:name="IPAddressPools",type=string,JSONPath=`.spec.ipAddressPools`
+// +kubebuilder:printcolumn:name="IPAddressPool Selectors",type=string,JSONPath=`.spec.ipAddressPoolSelectors`
+// +kubebuilder:printcolumn:name="Interfaces",type=string,JSONPath=`.spec.interfaces`
+// +kubebuilder:printcolumn:name="Node Selectors",type=string,JSONPath=`.spec.nodeSelectors`,priority=1
+// +kubebuilder:printcolumn:name="Valid",type=string,JSONPath=`.status.conditions[?(@.type=="Valid")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type L2Advertisement struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the advertisement's configuration. An empty spec announces
+	// every pool from every node on every interface.
+	// +optional
+	Spec L2AdvertisementSpec `json:"spec,omitempty"`
+
+	// status is the advertisement's observed state.
+	// +optional
+	Status L2AdvertisementStatus `json:"status,omitempty"`
+}
+
+// L2AdvertisementList is a list of L2Advertisements.
+//
+// +kubebuilder:object:root=true
+type L2AdvertisementList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []L2Advertisement `json:"items"`
+}
