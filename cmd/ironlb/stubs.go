@@ -38,10 +38,3 @@ func newLabCommand() *cobra.Command {
 		},
 	}
 }
-
-func newConfigCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "config",
-		Short: "Validate and convert ironlb configuration offline",
-	}
-}

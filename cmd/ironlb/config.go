@@ -1,0 +1,256 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ironlb/ironlb/internal/config"
+)
+
+func newConfigCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Validate and convert ironlb configuration offline",
+		Long: "Validate ironlb configuration files, or convert a MetalLB-style legacy ConfigMap into ironlb CRs.\n" +
+			"Both work on files alone; no cluster is needed.",
+	}
+	cmd.AddCommand(newConfigValidateCommand(), newConfigConvertCommand())
+	return cmd
+}
+
+func newConfigValidateCommand() *cobra.Command {
+	var files []string
+	var output, namespace string
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE [-f FILE...]",
+		Short: "Check configuration files: CRs, Secrets and the legacy ConfigMap, together",
+		Long: "Validate any mix of ironlb.io/v1beta1 CRs (MetalLB's metallb.io/v1beta1 and v1beta2 apiVersions of the\n" +
+			"same kinds are read too), Secrets, Lists, and the legacy configuration (a ConfigMap with data.config or a\n" +
+			"bare document with address-pools, peers, ...), checking every rule ironlb checks in a cluster.\n" +
+			"Prints each pool with its address counts, then every problem. Exits 1 when there is any problem.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q: want text or json", output)
+			}
+			m, err := readManifests(cmd, files)
+			if err != nil {
+				return err
+			}
+			m.Input.Namespace = namespace
+			res := config.Build(m.Input)
+			problems := append(m.Problems, res.Problems()...)
+			for _, s := range m.Skipped {
+				cmd.PrintErrf("note: skipped %s: not ironlb configuration\n", s)
+			}
+			rep := report(res.Snapshot, problems)
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else if err := printReport(cmd.OutOrStdout(), rep, problems); err != nil {
+				return err
+			}
+			if len(problems) > 0 {
+				return exitCodeError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file to read (repeatable; - reads standard input)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&namespace, "namespace", config.DefaultNamespace, "namespace ironlb runs in: where Secrets named without a namespace are looked up")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+func newConfigConvertCommand() *cobra.Command {
+	var files []string
+	var namespace string
+	cmd := &cobra.Command{
+		Use:   "convert -f legacy.yaml [--namespace ironlb-system]",
+		Short: "Convert the legacy ConfigMap configuration into the equivalent ironlb CRs",
+		Long: "Read a legacy configuration (a ConfigMap with data.config, or the bare document) and print the\n" +
+			"equivalent ironlb.io/v1beta1 CRs as multi-document YAML. The configuration must be valid:\n" +
+			"problems are printed instead, and the command exits 1.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := readManifests(cmd, files)
+			if err != nil {
+				return err
+			}
+			problems := m.Problems
+			if m.Input.Legacy == nil && len(problems) == 0 {
+				return fmt.Errorf("%v: no legacy configuration found (a ConfigMap with data.config, or a document with address-pools, peers, bgp-communities or bfd-profiles)", files)
+			}
+			var cfg config.LegacyConfig
+			if len(problems) == 0 {
+				res := config.Build(config.Input{Namespace: namespace, Legacy: m.Input.Legacy})
+				problems = res.Problems()
+				cfg, _ = config.ParseLegacy([]byte(m.Input.Legacy.Config))
+			}
+			var objs config.Objects
+			if len(problems) == 0 {
+				objs, problems = config.ConvertLegacy(cfg, namespace)
+			}
+			if len(problems) > 0 {
+				for _, p := range problems {
+					cmd.PrintErrln(p.Error())
+				}
+				cmd.PrintErrln("nothing converted: fix the problems above first")
+				return exitCodeError{code: 1}
+			}
+			for _, p := range objs.BGPPeers {
+				if p.Spec.Password != "" {
+					cmd.PrintErrf("note: BGPPeer %s carries its password in clear text; consider a kubernetes.io/basic-auth Secret and spec.passwordSecret\n", p.Name)
+				}
+			}
+			return writeObjects(cmd.OutOrStdout(), objs)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file holding the legacy configuration (- reads standard input)")
+	cmd.Flags().StringVar(&namespace, "namespace", config.DefaultNamespace, "namespace of the CRs written")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+func readManifests(cmd *cobra.Command, files []string) (*config.Manifests, error) {
+	m := &config.Manifests{}
+	for _, f := range files {
+		var data []byte
+		var err error
+		if f == "-" {
+			data, err = io.ReadAll(cmd.InOrStdin())
+		} else {
+			data, err = os.ReadFile(f)
+		}
+		if err != nil {
+			return nil, err
+		}
+		m.Add(f, data)
+	}
+	return m, nil
+}
+
+// validateReport is the JSON output of config validate.
+type validateReport struct {
+	Pools  []poolReport  `json:"pools"`
+	Errors []errorReport `json:"errors"`
+}
+
+type poolReport struct {
+	Name string   `json:"name"`
+	IPv4 *big.Int `json:"ipv4"`
+	IPv6 *big.Int `json:"ipv6"`
+}
+
+type errorReport struct {
+	Object  string `json:"object"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func report(snap *config.Snapshot, problems []config.FieldError) validateReport {
+	rep := validateReport{Pools: []poolReport{}, Errors: []errorReport{}}
+	for i := range snap.Pools {
+		p := &snap.Pools[i]
+		rep.Pools = append(rep.Pools, poolReport{Name: p.Name, IPv4: p.IPv4Count(), IPv6: p.IPv6Count()})
+	}
+	for _, p := range problems {
+		obj := p.Kind
+		if p.Name != "" {
+			obj += "/" + p.Name
+		}
+		if p.Source != "" && p.Source != config.SourceCR {
+			obj += " (" + p.Source + ")"
+		}
+		msg := p.Message
+		if p.Value != "" {
+			msg = strconv.Quote(p.Value) + ": " + msg
+		}
+		if p.Warning {
+			msg = "warning: " + msg
+		}
+		rep.Errors = append(rep.Errors, errorReport{Object: obj, Field: p.Field, Message: msg})
+	}
+	return rep
+}
+
+func printReport(w io.Writer, rep validateReport, problems []config.FieldError) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	_, _ = fmt.Fprintln(tw, "POOL\tIPV4\tIPV6") // tw writes to a strings.Builder
+	for _, p := range rep.Pools {
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.IPv4, p.IPv6)
+	}
+	_ = tw.Flush() // writes to a strings.Builder, which never fails
+	if len(problems) == 0 {
+		b.WriteString("\nvalid: no problems found\n")
+	} else {
+		fmt.Fprintf(&b, "\n%d problem(s):\n", len(problems))
+		for _, p := range problems {
+			b.WriteString("  " + p.Error() + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeObjects prints the objects as multi-document YAML, without the
+// empty status and creationTimestamp a round trip through Go types adds.
+func writeObjects(w io.Writer, objs config.Objects) error {
+	var all []any
+	for i := range objs.IPAddressPools {
+		all = append(all, &objs.IPAddressPools[i])
+	}
+	for i := range objs.L2Advertisements {
+		all = append(all, &objs.L2Advertisements[i])
+	}
+	for i := range objs.BGPAdvertisements {
+		all = append(all, &objs.BGPAdvertisements[i])
+	}
+	for i := range objs.BGPPeers {
+		all = append(all, &objs.BGPPeers[i])
+	}
+	for i := range objs.BFDProfiles {
+		all = append(all, &objs.BFDProfiles[i])
+	}
+	for i := range objs.Communities {
+		all = append(all, &objs.Communities[i])
+	}
+	var sb strings.Builder
+	sb.WriteString("# Converted from the legacy configuration by `ironlb config convert`.\n")
+	for _, o := range all {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		delete(m, "status")
+		if md, ok := m["metadata"].(map[string]any); ok {
+			delete(md, "creationTimestamp")
+		}
+		out, err := yaml.Marshal(m)
+		if err != nil {
+			return err
+		}
+		sb.WriteString("---\n")
+		sb.Write(out)
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
