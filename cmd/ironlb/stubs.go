@@ -6,18 +6,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Subcommands whose implementation lands with later issues. They exist now so
-// the command tree is stable and scripts can refer to them.
-
-func newControllerCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "controller",
-		Short: "Run the controller: allocate IPs to LoadBalancer Services",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("the controller is not implemented yet")
-		},
-	}
-}
+// Subcommands whose implementation lands with later issues live here as
+// stubs, so the command tree is stable and scripts can refer to them.
 
 func newSpeakerCommand() *cobra.Command {
 	return &cobra.Command{

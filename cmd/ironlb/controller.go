@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ironlb/ironlb/internal/controller"
+)
+
+// namespaceEnv names the environment variable that gives the default of
+// --namespace (the Downward API sets it in the Deployment).
+const namespaceEnv = "IRONLB_NAMESPACE"
+
+func newControllerCommand() *cobra.Command {
+	var (
+		o          controller.Options
+		kubeconfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller: allocate IPs to LoadBalancer Services",
+		Long: `Run the controller: it reads ironlb's configuration (the ironlb.io CRs in
+--namespace and the legacy ConfigMap), gives LoadBalancer Services their
+addresses, and reports on Services and configuration objects through their
+status, conditions and Events. Several replicas may run; with leader
+election one allocates and the others wait.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := controller.LoadConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			return controller.Run(cmd.Context(), cfg, o)
+		},
+	}
+	ns := os.Getenv(namespaceEnv)
+	if ns == "" {
+		ns = controller.DefaultNamespace
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config")
+	f.StringVar(&o.Namespace, "namespace", ns, "namespace of ironlb's configuration, Secrets and leader-election Lease (default from $"+namespaceEnv+")")
+	f.StringVar(&o.ConfigMap, "config-map", "", "legacy configuration ConfigMap as namespace/name, key \"config\" (default <namespace>/config)")
+	f.StringVar(&o.LoadBalancerClass, "lb-class", "", "handle only LoadBalancer Services with this spec.loadBalancerClass; default: those without a class")
+	f.BoolVar(&o.LeaderElection, "leader-elect", true, "run only while holding the leader-election Lease, so several replicas can run")
+	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", controller.DefaultHealthProbeBindAddress, "address of /healthz and /readyz; 0 disables them")
+	f.StringVar(&o.MetricsBindAddress, "metrics-bind-address", controller.DefaultMetricsBindAddress, "address of /metrics; 0 disables it")
+	f.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, allowing only clients authorized by the API server")
+	f.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for --metrics-secure; default: a self-signed certificate")
+	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "allow HTTP/2 on the metrics server (off: HTTP/2 Rapid Reset, CVE-2023-44487)")
+	f.Float32Var(&o.KubeAPIQPS, "kube-api-qps", controller.DefaultKubeAPIQPS, "requests per second to the API server")
+	f.IntVar(&o.KubeAPIBurst, "kube-api-burst", controller.DefaultKubeAPIBurst, "requests to the API server allowed in a burst")
+	return cmd
+}

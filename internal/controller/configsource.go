@@ -1,0 +1,221 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/config"
+)
+
+// configRequest is the one request of the config controller: every
+// configuration object maps to it, so a burst of edits is one rebuild.
+var configRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: "ironlb-configuration"}}
+
+// objectStatuses are the verdicts of one config.Build on the CRs, by kind
+// and name (legacy objects, which have no CR, are not in it).
+type objectStatuses map[config.ObjectKey]config.ObjectStatus
+
+// configSource reads every configuration object from the cache, builds the
+// Snapshot with config.Build (passing the previous one, so an invalid edit
+// keeps the last valid version in use), publishes it, hands its pools to
+// the allocator, and asks the status controllers to write the verdicts.
+type configSource struct {
+	reader    client.Reader
+	namespace string
+	configMap types.NamespacedName
+	book      *addressBook
+	recorder  events.EventRecorder
+	log       *slog.Logger
+	// statusQueues are the queues of the Valid-condition controllers, by
+	// kind; every object of the kind is queued after a rebuild.
+	statusQueues map[string]*queueRef
+	primed       <-chan struct{}
+
+	mu sync.Mutex // serializes sync; guards legacyReported
+	// legacyReported is the last problem reported as an Event on the
+	// legacy ConfigMap per converted object, so each is reported once.
+	legacyReported map[config.ObjectKey]string
+
+	snapshot atomic.Pointer[config.Snapshot]
+	statuses atomic.Pointer[objectStatuses]
+}
+
+// Reconcile rebuilds the configuration. It waits until the controller has
+// recorded the addresses Services held before it started.
+func (s *configSource) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	if !whenPrimed(ctx, s.primed) {
+		return reconcile.Result{}, nil // stopping
+	}
+	return reconcile.Result{}, unlessStopping(ctx, s.sync(ctx))
+}
+
+// Snapshot returns the configuration in use; nil before the first build.
+func (s *configSource) Snapshot() *config.Snapshot { return s.snapshot.Load() }
+
+// status returns the verdict of the last build on a CR.
+func (s *configSource) status(kind, name string) (config.ObjectStatus, bool) {
+	m := s.statuses.Load()
+	if m == nil {
+		return config.ObjectStatus{}, false
+	}
+	st, ok := (*m)[config.ObjectKey{Kind: kind, Name: name}]
+	return st, ok
+}
+
+// sync builds and publishes a Snapshot from the objects in the cache.
+func (s *configSource) sync(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, cm, err := s.gather(ctx)
+	if err != nil {
+		return err
+	}
+	in.Previous = s.snapshot.Load()
+	res := config.Build(in)
+
+	st := make(objectStatuses, len(res.Statuses))
+	for _, o := range res.Statuses {
+		if !o.Legacy && o.Kind != config.KindConfigMap {
+			st[config.ObjectKey{Kind: o.Kind, Name: o.Name}] = o
+		}
+	}
+	s.snapshot.Store(res.Snapshot)
+	s.statuses.Store(&st)
+	changed, err := s.book.setPools(res.Snapshot)
+	if err != nil {
+		// config.Build never gives overlapping or malformed pools; if it
+		// did, keep allocating from the pools in use.
+		s.log.Error("the new configuration's pools were refused; keeping the previous ones", "error", err)
+	}
+	if changed {
+		s.log.Info("configuration changed", "pools", len(res.Snapshot.Pools), "problems", len(res.Problems()))
+	}
+	s.reportLegacy(cm, res.Statuses)
+	for kind, q := range s.statusQueues {
+		q.add(s.requestsOf(kind)...)
+	}
+	return nil
+}
+
+// requestsOf lists every CR of a kind known to the last build, as
+// requests in the ironlb namespace.
+func (s *configSource) requestsOf(kind string) []reconcile.Request {
+	m := s.statuses.Load()
+	if m == nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for key := range *m {
+		if key.Kind == kind {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.namespace, Name: key.Name}})
+		}
+	}
+	return out
+}
+
+// gather reads the inputs of config.Build from the cache. It also returns
+// the legacy ConfigMap, nil when there is none.
+func (s *configSource) gather(ctx context.Context) (config.Input, *corev1.ConfigMap, error) {
+	in := config.Input{Namespace: s.namespace}
+	ns := client.InNamespace(s.namespace)
+	lists := []struct {
+		list client.ObjectList
+		kind string
+	}{
+		{&v1beta1.IPAddressPoolList{}, config.KindIPAddressPool},
+		{&v1beta1.L2AdvertisementList{}, config.KindL2Advertisement},
+		{&v1beta1.BGPAdvertisementList{}, config.KindBGPAdvertisement},
+		{&v1beta1.BGPPeerList{}, config.KindBGPPeer},
+		{&v1beta1.BFDProfileList{}, config.KindBFDProfile},
+		{&v1beta1.CommunityList{}, config.KindCommunity},
+	}
+	for _, l := range lists {
+		if err := s.reader.List(ctx, l.list, ns); err != nil {
+			return in, nil, fmt.Errorf("listing %ss in %s: %w", l.kind, s.namespace, err)
+		}
+	}
+	in.IPAddressPools = lists[0].list.(*v1beta1.IPAddressPoolList).Items
+	in.L2Advertisements = lists[1].list.(*v1beta1.L2AdvertisementList).Items
+	in.BGPAdvertisements = lists[2].list.(*v1beta1.BGPAdvertisementList).Items
+	in.BGPPeers = lists[3].list.(*v1beta1.BGPPeerList).Items
+	in.BFDProfiles = lists[4].list.(*v1beta1.BFDProfileList).Items
+	in.Communities = lists[5].list.(*v1beta1.CommunityList).Items
+
+	var secrets corev1.SecretList
+	if err := s.reader.List(ctx, &secrets, ns); err != nil {
+		return in, nil, fmt.Errorf("listing Secrets in %s: %w", s.namespace, err)
+	}
+	in.Secrets = secrets.Items
+
+	cm := &corev1.ConfigMap{}
+	switch err := s.reader.Get(ctx, s.configMap, cm); {
+	case apierrors.IsNotFound(err):
+		return in, nil, nil
+	case err != nil:
+		return in, nil, fmt.Errorf("reading the legacy ConfigMap %s: %w", s.configMap, err)
+	}
+	text, ok := cm.Data[config.LegacyConfigMapKey]
+	if !ok {
+		s.log.Warn("the legacy ConfigMap has no configuration key; ignoring it",
+			"configMap", s.configMap.String(), "key", config.LegacyConfigMapKey)
+		return in, nil, nil
+	}
+	in.Legacy = &config.LegacySource{Namespace: cm.Namespace, Name: cm.Name, Config: text}
+	return in, cm, nil
+}
+
+// reportLegacy records an Event on the legacy ConfigMap for each problem of
+// an object converted from it (or of the ConfigMap as a whole), once per
+// distinct message.
+func (s *configSource) reportLegacy(cm *corev1.ConfigMap, objs []config.ObjectStatus) {
+	reported := map[config.ObjectKey]string{}
+	for _, o := range objs {
+		if (!o.Legacy && o.Kind != config.KindConfigMap) || len(o.Problems) == 0 {
+			continue
+		}
+		k := config.ObjectKey{Kind: o.Kind, Name: o.Name}
+		note := legacyNote(o)
+		reported[k] = note
+		if cm != nil && s.legacyReported[k] != note {
+			s.recorder.Eventf(cm, nil, corev1.EventTypeWarning, problemReason(o), actionValidate, "%s", note)
+		}
+	}
+	s.legacyReported = reported
+}
+
+// legacyNote describes the problems of an object of the legacy ConfigMap.
+func legacyNote(o config.ObjectStatus) string {
+	what := o.Kind
+	if o.Name != "" {
+		what = fmt.Sprintf("%s %q", o.Kind, o.Name)
+	}
+	if o.Source != "" {
+		what += " (" + o.Source + ")"
+	}
+	return what + ": " + o.Condition.Message
+}
+
+// problemReason is the Event reason for an object's problems: the
+// condition's reason when it is False, else the first warning's.
+func problemReason(o config.ObjectStatus) string {
+	r := o.Condition.Reason
+	if o.Condition.Status == metav1.ConditionTrue && len(o.Problems) > 0 {
+		r = o.Problems[0].Reason
+	}
+	if r == "" {
+		r = v1beta1.ReasonInvalidSpec
+	}
+	return r
+}
