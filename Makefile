@@ -44,8 +44,8 @@ test: ## Everything CI runs: generated files, lint, unit tests, fuzzing
 	hack/test.sh
 
 .PHONY: bench
-bench: ## Benchmarks; figures go to docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+bench: ## Benchmarks and measured figures (tables); record them in docs/performance.md
+	hack/bench.sh
 
 .PHONY: lab
 lab: build ## Bring up the local lab and run the quick start

@@ -1,21 +1,12 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -83,40 +74,12 @@ func TestControllerCommand(t *testing.T) {
 	}
 	health, metrics := freeAddr(t), freeAddr(t)
 
-	// The controller runs in a child process (this test binary, see
-	// TestControllerProcess): a command installs process-wide loggers, and
-	// controller-runtime's goroutines outlive a stopped manager, so in this
-	// process they would race with the next test's logging set-up.
-	args := []string{"controller", "--log-level", "warn", "--kubeconfig", env.Kubeconfig, "--namespace", ns,
-		"--health-probe-bind-address", health, "--metrics-bind-address", metrics}
-	var stderr strings.Builder
-	child := exec.Command(os.Args[0], "-test.run=^TestControllerProcess$", "-test.count=1")
-	encoded, err := json.Marshal(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	child.Env = append(os.Environ(), controllerArgsEnv+"="+string(encoded))
-	child.Stdout, child.Stderr = &stderr, &stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- child.Wait() }()
+	// SIGTERM is how Kubernetes stops a Pod: the controller must release
+	// its Lease and exit 0.
+	stop := startCommand(t, "controller", "--log-level", "warn", "--kubeconfig", env.Kubeconfig, "--namespace", ns,
+		"--health-probe-bind-address", health, "--metrics-bind-address", metrics)
 	defer func() {
-		// SIGTERM is how Kubernetes stops a Pod: the controller must
-		// release its Lease and exit 0.
-		if err := child.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Errorf("signalling the controller: %v", err)
-		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("controller exited with %v:\n%s", err, stderr.String())
-			}
-		case <-time.After(time.Minute):
-			_ = child.Process.Kill()
-			t.Errorf("the controller did not stop on SIGTERM:\n%s", stderr.String())
-		}
+		stop()
 		lease := &coordinationv1.Lease{}
 		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ironlb-controller"}, lease); err != nil {
 			t.Errorf("reading the leader-election Lease: %v", err)
@@ -158,83 +121,4 @@ func TestControllerCommand(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// controllerArgsEnv carries the arguments of the controller child process
-// of TestControllerCommand, as a JSON list.
-const controllerArgsEnv = "IRONLB_TEST_CONTROLLER_ARGS"
-
-// TestControllerProcess is the child process of TestControllerCommand: it
-// runs the root command with the arguments in controllerArgsEnv until
-// SIGTERM, as main does.
-func TestControllerProcess(t *testing.T) {
-	encoded := os.Getenv(controllerArgsEnv)
-	if encoded == "" {
-		t.Skip("the child process of TestControllerCommand")
-	}
-	var args []string
-	if err := json.Unmarshal([]byte(encoded), &args); err != nil {
-		t.Fatalf("%s: %v", controllerArgsEnv, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	root := newRootCommand()
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		t.Fatalf("ironlb %s: %v", args, err)
-	}
-}
-
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// get fetches a URL and returns its body; a status other than 200 is an
-// error.
-func get(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(resp.Body)
-	if cerr := resp.Body.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s: %s", url, resp.Status, b)
-	}
-	return string(b), nil
-}
-
-// poll retries f until it succeeds, failing the test after a minute.
-func poll(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -9,16 +9,6 @@ import (
 // Subcommands whose implementation lands with later issues live here as
 // stubs, so the command tree is stable and scripts can refer to them.
 
-func newSpeakerCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "speaker",
-		Short: "Run the speaker on a node: announce Service IPs with ARP/NDP or BGP",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("the speaker is not implemented yet")
-		},
-	}
-}
-
 func newLabCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "lab",

@@ -1,0 +1,261 @@
+package decide
+
+import (
+	"net/netip"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ironlb/ironlb/internal/config"
+)
+
+// Decide computes, for every distinct address of in.Services, the node that
+// answers for it and, when that node is in.Self, the interfaces to answer on.
+// It is pure and deterministic: see the package documentation for the rules.
+//
+// Cost: O(addresses × usable nodes × their interfaces), after one pass over
+// the advertisements and nodes to match selectors.
+func Decide(in *Input) Result {
+	p := prepare(in)
+	addrs := p.addresses()
+	out := Result{Self: in.Self, IPs: make([]IP, 0, len(addrs))}
+	for _, a := range addrs {
+		out.IPs = append(out.IPs, p.decide(a))
+	}
+	return out
+}
+
+// prepared is Input indexed for the per-address work.
+type prepared struct {
+	in *Input
+	// usable are the nodes that may announce anything: live, network
+	// available, not excluded, with published interfaces; nameHashes are
+	// their nameHash, so each rank costs only the address part.
+	usable     []*Node
+	nameHashes []uint64
+	// self is the index of Input.Self in usable, -1 when absent.
+	self int
+	// advs are the L2 advertisements; selects[i][j] tells whether advs[i]
+	// selects usable[j].
+	advs    []*config.L2Advertisement
+	selects [][]bool
+	// advsByPool lists the indexes into advs of each pool's advertisements.
+	advsByPool map[string][]int
+	// members is Input.Members as a set.
+	members map[string]bool
+}
+
+// addrInfo gathers the Services holding one address.
+type addrInfo struct {
+	addr     netip.Addr
+	services []string
+	// anyCluster is true when some Service holding the address has the
+	// Cluster policy: every node may announce it.
+	anyCluster bool
+	// endpoints are the nodes with a ready local endpoint of some Local
+	// Service holding the address.
+	endpoints map[string]bool
+}
+
+func prepare(in *Input) *prepared {
+	p := &prepared{in: in, members: make(map[string]bool, len(in.Members)), advsByPool: map[string][]int{}, self: -1}
+	for _, m := range in.Members {
+		p.members[m] = true
+	}
+	for i := range in.Nodes {
+		n := &in.Nodes[i]
+		if p.members[n.Name] && !n.NetworkUnavailable && !excluded(n) && n.Interfaces != nil {
+			if n.Name == in.Self {
+				p.self = len(p.usable)
+			}
+			p.usable = append(p.usable, n)
+			p.nameHashes = append(p.nameHashes, nameHash(n.Name))
+		}
+	}
+	if in.Config == nil {
+		return p
+	}
+	for i := range in.Config.L2Advertisements {
+		a := &in.Config.L2Advertisements[i]
+		sels := compile(a.NodeSelectors)
+		row := make([]bool, len(p.usable))
+		for j, n := range p.usable {
+			row[j] = matchesAny(sels, n.Labels)
+		}
+		idx := len(p.advs)
+		p.advs = append(p.advs, a)
+		p.selects = append(p.selects, row)
+		for _, pool := range a.Pools {
+			p.advsByPool[pool] = append(p.advsByPool[pool], idx)
+		}
+	}
+	return p
+}
+
+// excluded reports whether the node carries the exclusion label.
+func excluded(n *Node) bool {
+	_, ok := n.Labels[LabelExcludeFromLoadBalancers]
+	return ok
+}
+
+// compile converts node selectors; nil means "every node". A selector that
+// does not convert (config.Build refuses those) selects nothing.
+func compile(sels []metav1.LabelSelector) []labels.Selector {
+	if len(sels) == 0 {
+		return nil
+	}
+	out := make([]labels.Selector, 0, len(sels))
+	for i := range sels {
+		s, err := metav1.LabelSelectorAsSelector(&sels[i])
+		if err != nil {
+			s = labels.Nothing()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// matchesAny reports whether any selector selects the labels; no selector
+// selects everything.
+func matchesAny(sels []labels.Selector, set map[string]string) bool {
+	if sels == nil {
+		return true
+	}
+	for _, s := range sels {
+		if s.Matches(labels.Set(set)) {
+			return true
+		}
+	}
+	return false
+}
+
+// addresses groups the Services by address, sorted by address.
+func (p *prepared) addresses() []*addrInfo {
+	by := map[netip.Addr]*addrInfo{}
+	for i := range p.in.Services {
+		s := &p.in.Services[i]
+		for _, raw := range s.IPs {
+			a := raw.Unmap()
+			if !a.IsValid() {
+				continue
+			}
+			ai := by[a]
+			if ai == nil {
+				ai = &addrInfo{addr: a}
+				by[a] = ai
+			}
+			if !slices.Contains(ai.services, s.Key) {
+				ai.services = append(ai.services, s.Key)
+			}
+			if !s.Local {
+				ai.anyCluster = true
+				continue
+			}
+			if ai.endpoints == nil {
+				ai.endpoints = map[string]bool{}
+			}
+			for _, n := range s.EndpointNodes {
+				ai.endpoints[n] = true
+			}
+		}
+	}
+	out := make([]*addrInfo, 0, len(by))
+	for _, ai := range by {
+		slices.Sort(ai.services)
+		out = append(out, ai)
+	}
+	slices.SortFunc(out, func(a, b *addrInfo) int { return a.addr.Compare(b.addr) })
+	return out
+}
+
+// decide elects the node for one address.
+func (p *prepared) decide(ai *addrInfo) IP {
+	res := IP{Addr: ai.addr, Services: ai.services}
+	if p.in.Config == nil {
+		res.Reason = "no configuration has been read yet"
+		return res
+	}
+	pool, ok := p.in.Config.PoolFor(ai.addr)
+	if !ok {
+		res.Reason = "the address is in no IPAddressPool"
+		return res
+	}
+	res.Pool = pool.Name
+	advs := p.advsByPool[pool.Name]
+	if len(advs) == 0 {
+		res.Reason = "no L2Advertisement selects IPAddressPool " + quote(pool.Name)
+		return res
+	}
+	var e election
+	for j, n := range p.usable {
+		if !ai.anyCluster && !ai.endpoints[n.Name] {
+			continue
+		}
+		if p.answersOn(ai.addr, advs, j, nil) {
+			e.offer(n.Name, rankFrom(p.nameHashes[j], ai.addr))
+		}
+	}
+	res.Node = e.winner
+	switch res.Node {
+	case "":
+		res.Reason = p.why(ai, advs)
+	case p.in.Self:
+		res.Interfaces = p.interfaces(ai.addr, advs, p.self)
+	}
+	return res
+}
+
+// answersOn reports whether usable node j has an interface to answer for a
+// on, through any of the advertisements advs. When add is not nil it is
+// called with every such interface instead of stopping at the first.
+func (p *prepared) answersOn(a netip.Addr, advs []int, j int, add func(string)) bool {
+	n := p.usable[j]
+	found := false
+	for _, ai := range advs {
+		if !p.selects[ai][j] {
+			continue
+		}
+		adv := p.advs[ai]
+		for k := range n.Interfaces {
+			ifc := &n.Interfaces[k]
+			if !eligibleInterface(adv, ifc, a) {
+				continue
+			}
+			if add == nil {
+				return true
+			}
+			found = true
+			add(ifc.Name)
+		}
+	}
+	return found
+}
+
+// eligibleInterface reports whether adv lets a node answer for a on ifc:
+// ifc is listed in spec.interfaces, or there is no list and a subnet of ifc
+// contains a.
+func eligibleInterface(adv *config.L2Advertisement, ifc *Interface, a netip.Addr) bool {
+	if len(adv.Interfaces) > 0 {
+		return slices.Contains(adv.Interfaces, ifc.Name)
+	}
+	for _, pfx := range ifc.Prefixes {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// interfaces lists, sorted and without repeats, the interfaces usable node
+// j answers for a on.
+func (p *prepared) interfaces(a netip.Addr, advs []int, j int) []string {
+	var out []string
+	p.answersOn(a, advs, j, func(name string) {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	})
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,42 @@
+// Package decide is the pure core of the layer 2 speaker: given the
+// configuration, the Services and their addresses, the Nodes, where each
+// Service has ready endpoints and which speakers are alive, it says for
+// every Service address which node answers ARP/NDP for it and, on the node
+// that runs the decision, on which interfaces. It has no client, no clock
+// and no socket: the same Input gives the same Result on every node, which
+// is what lets every speaker elect the same node alone.
+//
+// # Who may announce an address
+//
+// An address is announced only if it lies in an IPAddressPool of the
+// configuration and at least one L2Advertisement selects that pool
+// (config.L2Advertisement.Pools, resolved from ipAddressPools and
+// ipAddressPoolSelectors; both empty select every pool). A node is a
+// candidate for the address when all of these hold:
+//
+//   - it is a live member (Input.Members);
+//   - its NetworkUnavailable condition is not True and it does not carry the
+//     label node.kubernetes.io/exclude-from-external-load-balancers (any
+//     value);
+//   - some L2Advertisement of the pool selects it (nodeSelectors; empty
+//     selects every node) and gives it at least one interface to answer on:
+//     with spec.interfaces, those of the listed interfaces the node has; without, the
+//     node's interfaces whose subnet contains the address (subnet awareness:
+//     a node never answers for an address outside the networks it is attached
+//     to). The interfaces of every node come from Node.Interfaces, which each
+//     speaker publishes for its own node; a node that published none is never
+//     a candidate;
+//   - for a Service with externalTrafficPolicy Local, the node has a ready
+//     endpoint of the Service. When several Services share the address,
+//     a node qualifies if it qualifies for any of them.
+//
+// # Election
+//
+// Among the candidates the node with the lowest Rank(node, address) wins;
+// ties (never seen in practice) go to the smaller name. The rank is a fixed
+// 64-bit hash computed once per candidate, so the choice is a linear scan:
+// removing a node that does not win an address never moves that address,
+// removing the winner moves only the addresses it won, and many addresses
+// spread evenly over the candidates. The hash is part of the protocol between
+// speakers of different versions: it must never change.
+package decide

@@ -1,0 +1,91 @@
+package speaker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ironlb/ironlb/internal/layer2"
+)
+
+// Names of the speaker's layer 2 metrics. Every one has the label family,
+// "IPv4" (ARP) or "IPv6" (NDP).
+const (
+	Layer2RequestsReceivedTotal = "ironlb_layer2_requests_received_total"
+	Layer2ResponsesSentTotal    = "ironlb_layer2_responses_sent_total"
+	Layer2GratuitousSentTotal   = "ironlb_layer2_gratuitous_sent_total"
+	Layer2MalformedDroppedTotal = "ironlb_layer2_malformed_dropped_total"
+	Layer2ConflictsSeenTotal    = "ironlb_layer2_conflicts_seen_total"
+	Layer2SendErrorsTotal       = "ironlb_layer2_send_errors_total"
+	Layer2ReceiveErrorsTotal    = "ironlb_layer2_receive_errors_total"
+	Layer2AnnouncedIPs          = "ironlb_layer2_announced_ips"
+	// SpeakerMembers has no family label.
+	SpeakerMembers = "ironlb_speaker_members"
+)
+
+// layer2Collector exposes the responders' counters (read at scrape time
+// from the layer2.Counters every responder of the speaker shares), the
+// number of addresses this node answers for, and the live speakers.
+type layer2Collector struct {
+	counters  *layer2.Counters
+	announced func() (v4, v6 int)
+	members   func() int
+
+	counterDescs []counterDesc
+	announcedD   *prometheus.Desc
+	membersD     *prometheus.Desc
+}
+
+// counterDesc is one counter and how to read it from FamilyCounts.
+type counterDesc struct {
+	desc *prometheus.Desc
+	read func(layer2.FamilyCounts) uint64
+}
+
+func newLayer2Collector(c *layer2.Counters, announced func() (int, int), members func() int) *layer2Collector {
+	fam := []string{"family"}
+	counter := func(name, help string, read func(layer2.FamilyCounts) uint64) counterDesc {
+		return counterDesc{prometheus.NewDesc(name, help, fam, nil), read}
+	}
+	return &layer2Collector{
+		counters: c, announced: announced, members: members,
+		counterDescs: []counterDesc{
+			counter(Layer2RequestsReceivedTotal, "ARP requests and neighbor solicitations received for an announced address.",
+				func(f layer2.FamilyCounts) uint64 { return f.RequestsReceived }),
+			counter(Layer2ResponsesSentTotal, "ARP replies and solicited neighbor advertisements sent.",
+				func(f layer2.FamilyCounts) uint64 { return f.ResponsesSent }),
+			counter(Layer2GratuitousSentTotal, "Gratuitous ARP and unsolicited neighbor advertisement frames sent.",
+				func(f layer2.FamilyCounts) uint64 { return f.GratuitousSent }),
+			counter(Layer2MalformedDroppedTotal, "Frames dropped because they failed to parse or validate.",
+				func(f layer2.FamilyCounts) uint64 { return f.MalformedDropped }),
+			counter(Layer2ConflictsSeenTotal, "Frames from another MAC address claiming an announced address.",
+				func(f layer2.FamilyCounts) uint64 { return f.ConflictsSeen }),
+			counter(Layer2SendErrorsTotal, "Frames that could not be sent.",
+				func(f layer2.FamilyCounts) uint64 { return f.SendErrors }),
+			counter(Layer2ReceiveErrorsTotal, "Failed socket reads.",
+				func(f layer2.FamilyCounts) uint64 { return f.ReceiveErrors }),
+		},
+		announcedD: prometheus.NewDesc(Layer2AnnouncedIPs, "Service addresses this node answers ARP/NDP for.", fam, nil),
+		membersD:   prometheus.NewDesc(SpeakerMembers, "Live speakers this speaker sees, itself included.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (l *layer2Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range l.counterDescs {
+		ch <- c.desc
+	}
+	ch <- l.announcedD
+	ch <- l.membersD
+}
+
+// Collect implements prometheus.Collector.
+func (l *layer2Collector) Collect(ch chan<- prometheus.Metric) {
+	arp, ndp := l.counters.ARP.Load(), l.counters.NDP.Load()
+	for _, c := range l.counterDescs {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(arp)), "IPv4")
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(ndp)), "IPv6")
+	}
+	v4, v6 := l.announced()
+	ch <- prometheus.MustNewConstMetric(l.announcedD, prometheus.GaugeValue, float64(v4), "IPv4")
+	ch <- prometheus.MustNewConstMetric(l.announcedD, prometheus.GaugeValue, float64(v6), "IPv6")
+	ch <- prometheus.MustNewConstMetric(l.membersD, prometheus.GaugeValue, float64(l.members()))
+}

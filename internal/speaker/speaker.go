@@ -1,0 +1,257 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/layer2"
+	"github.com/ironlb/ironlb/internal/membership"
+	"github.com/ironlb/ironlb/internal/speaker/decide"
+)
+
+// Timers of the speaker's loops.
+const (
+	retryMin       = 200 * time.Millisecond
+	retryMax       = 10 * time.Second
+	resyncInterval = 30 * time.Second
+	healthInterval = 2 * time.Second
+	joinInterval   = 10 * time.Second
+	stopTimeout    = 10 * time.Second
+	leaveTimeout   = 2 * time.Second
+)
+
+// Speaker is the layer 2 speaker of one node. Setup creates it and adds it
+// to a manager, which runs it (Start) once the caches are up.
+type Speaker struct {
+	opts   Options
+	client client.Client // writes; reads go to the cache
+	cache  cache.Cache
+	live   client.Reader // reads straight from the API server
+	log    *slog.Logger
+
+	counters   *layer2.Counters
+	responders *responders
+	status     *statusWriter
+	// scan lists the node's interfaces (in the node's network namespace).
+	scan func() ([]decide.Interface, error)
+
+	// kicks: buffered by one, sent without blocking.
+	trigger       chan struct{} // recompute
+	statusTrigger chan struct{} // write ServiceL2Statuses
+	joinTrigger   chan struct{} // join speakers not yet members
+	configDirty   atomic.Bool   // the configuration must be rebuilt
+
+	// Set once in Start, before the loops run.
+	members  membership.Members
+	gossip   *membership.Gossip // nil when falling back to Node readiness
+	fallback *membership.Set    // non-nil when falling back
+	memberN  atomic.Int64       // members seen at the last sync (metrics)
+	synced   atomic.Bool        // a sync has completed
+
+	mu sync.Mutex // serializes sync and shutdown; guards the fields below
+	// snapshot is the configuration in use.
+	snapshot *config.Snapshot
+	// answering is what this node answered for after the last sync, and
+	// reasons why addresses had no node, for logging changes.
+	answering map[string][]string
+	reasons   map[string]string
+	stopping  bool
+}
+
+// NeedLeaderElection makes every speaker run: they are not replicas but
+// one per node.
+func (s *Speaker) NeedLeaderElection() bool { return false }
+
+// Ready reports whether the speaker serves: it has computed what to
+// announce and every layer 2 responder is up.
+func (s *Speaker) Ready() error {
+	if !s.synced.Load() {
+		return errors.New("the speaker has not decided what to announce yet")
+	}
+	return s.responders.ready()
+}
+
+// kick sends on a trigger channel without blocking.
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the speaker until ctx ends: it publishes the node's
+// interfaces, joins the other speakers, then recomputes and applies what
+// to announce on every change. When ctx ends it leaves the membership first
+// (so another node takes over at once), stops answering, and removes its
+// ServiceL2Statuses and its subnets annotation.
+func (s *Speaker) Start(ctx context.Context) error {
+	if !s.cache.WaitForCacheSync(ctx) {
+		return nil // stopping before the start
+	}
+	if err := s.watch(ctx); err != nil {
+		return err
+	}
+	self, ok := s.ownNode(ctx)
+	if !ok {
+		return nil
+	}
+	if !s.publishInterfaces(ctx) {
+		return nil
+	}
+	s.startMembership(ctx, self)
+	if err := s.status.adopt(ctx, s.live); err != nil {
+		s.stopMembership()
+		return err
+	}
+
+	var wg sync.WaitGroup
+	loopCtx, cancel := context.WithCancel(ctx)
+	if s.gossip != nil {
+		s.joinMissing(loopCtx) // before the first decision: do not start alone
+		wg.Go(func() { s.joinLoop(loopCtx) })
+	}
+	wg.Go(func() { s.scanLoop(loopCtx) })
+	wg.Go(func() { s.statusLoop(loopCtx) })
+	s.configDirty.Store(true)
+	s.loop(loopCtx)
+	s.handOver()
+	cancel()
+	wg.Wait()
+	s.cleanUp()
+	return nil
+}
+
+// loop recomputes on every kick, membership change, retry and resync.
+func (s *Speaker) loop(ctx context.Context) {
+	resync := time.NewTicker(resyncInterval)
+	defer resync.Stop()
+	health := time.NewTicker(healthInterval)
+	defer health.Stop()
+	backoff := retryMin
+	var retry <-chan time.Time
+	kick(s.trigger)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.trigger:
+		case <-s.members.Changes():
+		case <-retry:
+		case <-resync.C:
+		case <-health.C:
+			if s.responders.healthy() {
+				continue
+			}
+		}
+		if err := s.sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("applying the announcements failed; retrying", "error", err, "retryIn", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, retryMax)
+			continue
+		}
+		retry, backoff = nil, retryMin
+	}
+}
+
+// statusLoop writes ServiceL2Statuses whenever the target changes,
+// retrying failures.
+func (s *Speaker) statusLoop(ctx context.Context) {
+	backoff := retryMin
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.statusTrigger:
+		case <-retry:
+		}
+		if err := s.status.write(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("writing ServiceL2Statuses failed; retrying", "error", err, "retryIn", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, retryMax)
+			continue
+		}
+		retry, backoff = nil, retryMin
+	}
+}
+
+// ownNode waits until this node's Node object is in the cache.
+func (s *Speaker) ownNode(ctx context.Context) (*corev1.Node, bool) {
+	warned := false
+	for {
+		var n corev1.Node
+		err := s.cache.Get(ctx, client.ObjectKey{Name: s.opts.NodeName}, &n)
+		if err == nil {
+			return &n, true
+		}
+		if !warned {
+			s.log.Warn("waiting for this speaker's Node object", "node", s.opts.NodeName, "error", err)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// handOver gives the node's addresses up as the speaker stops: it leaves
+// memberlist (or, with the Node readiness fallback, removes its subnets
+// annotation), so the others take over at once, then stops answering.
+// Nothing is recomputed afterwards.
+func (s *Speaker) handOver() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = true
+	switch {
+	case s.opts.crashOnStop:
+		if s.gossip != nil {
+			_ = s.gossip.Abort()
+		}
+	case s.gossip != nil:
+		s.stopMembership()
+	default:
+		// Node readiness: the others drop this node when its annotation
+		// goes.
+		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		defer cancel()
+		if err := s.unpublishInterfaces(ctx); err != nil {
+			s.log.Warn("removing the subnets annotation", "error", err)
+		}
+	}
+	s.responders.closeAll()
+}
+
+// cleanUp removes what the speaker wrote: its ServiceL2Statuses and its
+// subnets annotation (with the Node readiness fallback, that is what
+// makes the others take over).
+func (s *Speaker) cleanUp() {
+	if s.opts.crashOnStop {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := s.status.deleteAll(ctx); err != nil {
+		s.log.Warn("removing this node's ServiceL2Statuses", "error", err)
+	}
+	if err := s.unpublishInterfaces(ctx); err != nil {
+		s.log.Warn("removing the subnets annotation", "error", err)
+	}
+	s.log.Info("speaker stopped")
+}
