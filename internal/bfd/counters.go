@@ -1,0 +1,39 @@
+package bfd
+
+import "sync/atomic"
+
+// Counters is a snapshot of packet and transition counts, for metrics. The
+// Manager's counts cover every session it ever ran plus packets it dropped
+// before finding a session; a Session's counts cover that session only.
+type Counters struct {
+	PacketsReceived  uint64 // valid control packets handed to a session
+	PacketsSent      uint64 // control packets written to the socket
+	SendErrors       uint64 // writes that failed
+	MalformedDropped uint64 // packets failing DecodeControl (incl. A bit set)
+	TTLDropped       uint64 // packets whose TTL / hop limit was not 255
+	UnknownDropped   uint64 // valid packets from an address with no session, or arriving while its queue is full
+	StateTransitions uint64 // every state change
+	Ups, Downs       uint64 // transitions into Up, and from Up to anything
+}
+
+// counters is the live, atomically updated form of Counters.
+type counters struct {
+	received, sent, sendErrors, malformed, ttl, unknown, transitions, ups, downs atomic.Uint64
+}
+
+func (c *counters) snapshot() Counters {
+	return Counters{
+		PacketsReceived: c.received.Load(), PacketsSent: c.sent.Load(),
+		SendErrors: c.sendErrors.Load(), MalformedDropped: c.malformed.Load(),
+		TTLDropped: c.ttl.Load(), UnknownDropped: c.unknown.Load(),
+		StateTransitions: c.transitions.Load(), Ups: c.ups.Load(), Downs: c.downs.Load(),
+	}
+}
+
+// pair updates a session's counters and its manager's together.
+type pair struct{ s, m *counters }
+
+func (p pair) add(f func(*counters) *atomic.Uint64) {
+	f(p.s).Add(1)
+	f(p.m).Add(1)
+}

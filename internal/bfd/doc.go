@@ -1,0 +1,34 @@
+// Package bfd implements Bidirectional Forwarding Detection in asynchronous
+// mode for single-hop IPv4 and IPv6 sessions (RFC 5880, RFC 5881), so that
+// BGP can drop a session within a second of its path failing.
+//
+// Layers, from the inside out:
+//
+//   - DecodeControl and AppendControl parse and build control packets and
+//     apply the session-independent reception checks of RFC 5880 §6.8.6.
+//     Authentication is not supported: packets with the A bit are dropped.
+//   - Machine is the pure state machine of one session (states, Poll/Final
+//     sequence, slow TX of 1 s until Up, jittered TX interval, detection
+//     time). It never reads the clock; callers pass the time in and
+//     serialise calls. Unlike a strict reading of §6.8.7 it sends a packet
+//     at once on every state change, so sessions come Up and report Down
+//     one interval sooner.
+//   - Session runs one Machine in its own goroutine with real timers and
+//     sockets. Its methods never block on the network.
+//   - Manager owns the sessions and the sockets: one receive socket per
+//     local address on UDP port 3784, accepting only packets with TTL / hop
+//     limit 255 (RFC 5881 §5), and one send socket per session from a port
+//     in 49152–65535, sending with TTL / hop limit 255.
+//
+// State changes reach the caller through Options.OnChange, called from the
+// session's goroutine; Session.State gives the current state at any time.
+// Counters are plain structs (Manager.Counters, Session.Counters) for the
+// metrics code to export; the package keeps no global state.
+//
+// The echo function and demand mode are not implemented: Profile.Validate
+// refuses EchoMode; this system never sets the D bit and keeps sending
+// periodically even when the peer does. Only single-hop sessions exist, so
+// received packets must carry TTL / hop limit 255 and Profile.MinimumTTL is
+// validated but unused. IPv6 link-local peers (with a zone) are untested.
+// The package builds on Linux only.
+package bfd

@@ -1,0 +1,283 @@
+package bfd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ironlb/ironlb/internal/netnstest"
+)
+
+const frrDir = "/usr/lib/frr"
+
+// requireFRR skips the test (fails it under CI=true) without root, vtysh,
+// or FRR's zebra and bfdd.
+func requireFRR(t *testing.T) {
+	t.Helper()
+	netnstest.Require(t, netnstest.Root, "ip", "vtysh")
+	for _, d := range []string{"zebra", "bfdd"} {
+		if _, err := os.Stat(filepath.Join(frrDir, d)); err != nil {
+			msg := fmt.Sprintf("FRR's %s is missing (%v): apt-get install frr", d, err)
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// frr is zebra plus bfdd running in one host.
+type frr struct {
+	dir  string
+	bfdd *exec.Cmd
+	mu   sync.Mutex
+	logs bytes.Buffer
+}
+
+func startFRR(t *testing.T, router *netnstest.Host, peers ...[2]netip.Addr) *frr {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ironlb-bfd-frr-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	u, err := user.Lookup("frr")
+	if err != nil {
+		t.Fatalf("FRR's user: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := "hostname router\n!\nbfd\n"
+	for _, p := range peers {
+		conf += fmt.Sprintf(" peer %v local-address %v\n  receive-interval 300\n  transmit-interval 300\n  detect-multiplier 3\n  no shutdown\n !\n", p[0], p[1])
+	}
+	conf += "!\n"
+	for name, c := range map[string]string{"zebra.conf": "hostname router\n!\n", "bfdd.conf": conf} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &frr{dir: dir}
+	common := []string{"--vty_socket", dir, "-z", filepath.Join(dir, "zserv.api"), "-P", "0"}
+	start := func(daemon string, extra ...string) *exec.Cmd {
+		args := append(slices.Clone(common), "-i", filepath.Join(dir, daemon+".pid"), "-f", filepath.Join(dir, daemon+".conf"))
+		cmd := router.Command(context.Background(), filepath.Join(frrDir, daemon), append(args, extra...)...)
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start %s: %v", daemon, err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+		return cmd
+	}
+	start("zebra")
+	waitFor(t, 10*time.Second, "zebra's zserv socket", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "zserv.api"))
+		return err == nil
+	})
+	f.bfdd = start("bfdd", "--bfdctl", filepath.Join(dir, "bfdd.sock"))
+	waitFor(t, 10*time.Second, "bfdd's vty", func() bool {
+		_, err := f.vtysh("show bfd peers json")
+		return err == nil
+	})
+	return f
+}
+
+func (f *frr) Write(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logs.Write(b)
+}
+
+func (f *frr) vtysh(cmds ...string) ([]byte, error) {
+	args := []string{"--vty_socket", f.dir}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "vtysh", args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("vtysh %v: %w: %s", cmds, err, out)
+	}
+	return out, nil
+}
+
+// frrPeer is one entry of `show bfd peers json`.
+type frrPeer struct {
+	Peer       string `json:"peer"`
+	Status     string `json:"status"`
+	Diag       string `json:"diagnostic"`
+	RemoteDiag string `json:"remote-diagnostic"`
+}
+
+func (f *frr) peer(t *testing.T, addr netip.Addr) frrPeer {
+	t.Helper()
+	out, err := f.vtysh("show bfd peers json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peers []frrPeer
+	if err := json.Unmarshal(out, &peers); err != nil {
+		t.Fatalf("parse %q: %v", out, err)
+	}
+	for _, p := range peers {
+		if a, err := netip.ParseAddr(p.Peer); err == nil && a == addr {
+			return p
+		}
+	}
+	t.Fatalf("FRR has no peer %v: %s", addr, out)
+	return frrPeer{}
+}
+
+func (f *frr) configurePeer(t *testing.T, peer, local netip.Addr, cmd string) {
+	t.Helper()
+	if _, err := f.vtysh("configure terminal", "bfd", fmt.Sprintf("peer %v local-address %v", peer, local), cmd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if ok() {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAgainstFRR runs our sessions against FRR's bfdd over real packets, in
+// IPv4 and IPv6, and measures how fast each side detects the other's loss.
+func TestAgainstFRR(t *testing.T) {
+	requireFRR(t)
+	n := netnstest.New(t, netnstest.Options{Prefix: "ibfd"})
+	node := n.AddHost("node", 1)
+	router := n.AddHost("router", 2)
+	f := startFRR(t, router, [2]netip.Addr{node.IPv4, router.IPv4}, [2]netip.Addr{node.IPv6, router.IPv6})
+	defer func() {
+		if t.Failed() {
+			t.Logf("FRR output:\n%s", f.logs.String())
+		}
+	}()
+	const runs = 3
+	for _, fam := range []struct {
+		name        string
+		peer, local netip.Addr
+	}{{"IPv4", router.IPv4, node.IPv4}, {"IPv6", router.IPv6, node.IPv6}} {
+		t.Run(fam.name, func(t *testing.T) {
+			rec := newRecorder()
+			start := func() *Manager {
+				m := NewManager(Options{OnChange: rec.add, Device: node.Interface})
+				t.Cleanup(func() { _ = m.Close() })
+				if err := node.Do(func() error { _, err := m.Add(fam.peer, fam.local, Profile{}); return err }); err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			frrUp := func() bool { return f.peer(t, fam.local).Status == "up" }
+			bothUp := func(from int) {
+				rec.wait(t, 15*time.Second, from, isState(StateUp))
+				waitFor(t, 10*time.Second, "FRR's session up", frrUp)
+			}
+			m := start()
+			bothUp(0)
+
+			// FRR shuts its peer down: we hear AdminDown.
+			from := rec.len()
+			f.configurePeer(t, fam.local, fam.peer, "shutdown")
+			e := rec.wait(t, 3*time.Second, from, isState(StateDown))
+			if e.Diag != DiagNeighborSignaledDown || e.RemoteState != StateAdminDown {
+				t.Errorf("Down event %+v, want diag NeighborSignaledSessionDown, remote state AdminDown", e)
+			}
+			from = rec.len()
+			f.configurePeer(t, fam.local, fam.peer, "no shutdown")
+			bothUp(from)
+
+			// Our side stops without notice: FRR detects it.
+			var frrDetect []time.Duration
+			for range runs {
+				stopped := time.Now()
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+				at := waitFor(t, 5*time.Second, "FRR's session down", func() bool { return !frrUp() })
+				frrDetect = append(frrDetect, at.Sub(stopped))
+				if p := f.peer(t, fam.local); p.Diag != "control detection time expired" {
+					t.Logf("FRR's diagnostic %q", p.Diag)
+				}
+				from = rec.len()
+				m = start()
+				bothUp(from)
+			}
+
+			// FRR stops (SIGSTOP): we detect it.
+			var ourDetect []time.Duration
+			for range runs {
+				from = rec.len()
+				stopped := time.Now()
+				if err := f.bfdd.Process.Signal(syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+				e := rec.wait(t, 5*time.Second, from, isState(StateDown))
+				ourDetect = append(ourDetect, e.At.Sub(stopped))
+				if err := f.bfdd.Process.Signal(syscall.SIGCONT); err != nil {
+					t.Fatal(err)
+				}
+				if e.Diag != DiagControlDetectionExpired {
+					t.Errorf("Down event %+v, want ControlDetectionTimeExpired", e)
+				}
+				bothUp(rec.len())
+			}
+			t.Logf("FRR detects our loss: %v (p50 %v, max %v)", frrDetect, p50(frrDetect), slices.Max(frrDetect))
+			t.Logf("we detect FRR's loss: %v (p50 %v, max %v)", ourDetect, p50(ourDetect), slices.Max(ourDetect))
+			for _, d := range ourDetect {
+				if d > 1500*time.Millisecond {
+					t.Errorf("detection took %v, want about 3×300 ms", d)
+				}
+			}
+			c := m.Counters()
+			if c.MalformedDropped != 0 || c.TTLDropped != 0 {
+				t.Errorf("dropped packets: %+v", c)
+			}
+		})
+	}
+}
+
+func p50(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -1,0 +1,192 @@
+package bfd
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// OnChange, when set, is called for every state change of every
+	// session, in order per session, from that session's goroutine. It must
+	// not block for long (a slow callback delays the session's packets) and
+	// must not call Remove or Close.
+	OnChange func(Event)
+	// Device, when set, binds every socket to this interface
+	// (SO_BINDTODEVICE).
+	Device string
+}
+
+// Manager runs single-hop BFD sessions, at most one per peer address. Its
+// methods are safe for concurrent use.
+type Manager struct {
+	opts Options
+	cnt  counters
+
+	mu        sync.Mutex
+	sessions  map[netip.Addr]*managed
+	listeners map[netip.Addr]*listener
+	discrs    map[uint32]bool
+	closed    bool
+}
+
+type managed struct {
+	s       *Session
+	discr   uint32
+	closeTx func() error
+}
+
+// ErrClosed is returned by Add after Close.
+var ErrClosed = errors.New("bfd: manager closed")
+
+// NewManager returns an empty Manager. It opens no socket until Add.
+func NewManager(opts Options) *Manager {
+	return &Manager{
+		opts: opts, sessions: map[netip.Addr]*managed{},
+		listeners: map[netip.Addr]*listener{}, discrs: map[uint32]bool{},
+	}
+}
+
+// Add starts a session with peer, sending from local, and returns it. The
+// sockets are created in the calling thread's network namespace: the
+// receive socket on local port 3784 (shared by every session on local) and
+// a send socket on a free port in 49152–65535. Zero profile fields take
+// their defaults; an invalid profile (including EchoMode, which is not
+// supported) is refused with the reasons. Add fails when a session with
+// peer already exists. It does not block on the network.
+func (m *Manager) Add(peer, local netip.Addr, p Profile) (*Session, error) {
+	peer, local = peer.Unmap(), local.Unmap()
+	if !peer.IsValid() || !local.IsValid() || peer.Is4() != local.Is4() || peer.IsUnspecified() || local.IsUnspecified() {
+		return nil, fmt.Errorf("bfd: add peer %v from %v: need two specified addresses of one family", peer, local)
+	}
+	p = p.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("bfd: add peer %v: invalid profile: %w", peer, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := m.sessions[peer]; ok {
+		return nil, fmt.Errorf("bfd: add peer %v: a session with it exists already", peer)
+	}
+	l := m.listeners[local]
+	if l == nil {
+		var err error
+		if l, err = listen(local, m.opts.Device); err != nil {
+			return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
+		}
+		m.listeners[local] = l
+		go l.serve(m.lookup, &m.cnt)
+	}
+	send, closeTx, err := dialSender(local, peer, m.opts.Device)
+	if err != nil {
+		if l.refs == 0 {
+			_ = l.conn.Close()
+			delete(m.listeners, local)
+		}
+		return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
+	}
+	l.refs++
+	discr := m.newDiscriminator()
+	s := newSession(peer, local, p, discr, send, m.opts.OnChange, &m.cnt)
+	m.sessions[peer] = &managed{s: s, discr: discr, closeTx: closeTx}
+	return s, nil
+}
+
+// Remove stops the session with peer after telling the peer it is going
+// AdminDown, and closes its sockets. It blocks until the session goroutine
+// has exited (a few microseconds; never on the network). Removing an
+// unknown peer is a no-op.
+func (m *Manager) Remove(peer netip.Addr) {
+	peer = peer.Unmap()
+	m.mu.Lock()
+	ms := m.sessions[peer]
+	delete(m.sessions, peer)
+	m.mu.Unlock()
+	if ms == nil {
+		return
+	}
+	ms.s.shutdown(true)
+	_ = ms.closeTx()
+	m.mu.Lock()
+	delete(m.discrs, ms.discr)
+	m.releaseListener(m.listeners[ms.s.local])
+	m.mu.Unlock()
+}
+
+// Session returns the session with peer, if any.
+func (m *Manager) Session(peer netip.Addr) (*Session, bool) {
+	s := m.lookup(peer.Unmap())
+	return s, s != nil
+}
+
+// Counters returns the manager-wide counters.
+func (m *Manager) Counters() Counters { return m.cnt.snapshot() }
+
+// Close stops every session without telling the peers (they detect the
+// loss after their detection time; use Remove for a graceful end) and
+// closes every socket. Add fails afterwards. Close blocks until every
+// session goroutine has exited.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	all := m.sessions
+	m.sessions = map[netip.Addr]*managed{}
+	m.mu.Unlock()
+	var errs []error
+	for _, ms := range all {
+		ms.s.shutdown(false)
+		if err := ms.closeTx(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.mu.Lock()
+	for a, l := range m.listeners {
+		if err := l.conn.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		delete(m.listeners, a)
+	}
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (m *Manager) lookup(src netip.Addr) *Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ms := m.sessions[src]; ms != nil {
+		return ms.s
+	}
+	return nil
+}
+
+// releaseListener drops one reference; m.mu must be held.
+func (m *Manager) releaseListener(l *listener) {
+	if l == nil {
+		return
+	}
+	if l.refs > 0 {
+		l.refs--
+	}
+	if l.refs == 0 {
+		_ = l.conn.Close()
+		delete(m.listeners, l.local)
+	}
+}
+
+// newDiscriminator returns a random nonzero discriminator not in use; m.mu
+// must be held.
+func (m *Manager) newDiscriminator() uint32 {
+	for {
+		d := rand.Uint32()
+		if d != 0 && !m.discrs[d] {
+			m.discrs[d] = true
+			return d
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package bfd
+
+import "time"
+
+// Config holds the local parameters of one session's state machine.
+type Config struct {
+	// DesiredMinTx is the TX interval the session asks for once Up.
+	DesiredMinTx time.Duration
+	// RequiredMinRx is the least RX interval this system supports.
+	RequiredMinRx time.Duration
+	// DetectMult is the local detect multiplier (>= 1).
+	DetectMult uint8
+	// Passive sessions send nothing until the peer's first packet arrives.
+	Passive bool
+}
+
+// Change is a session state transition.
+type Change struct {
+	From, To State
+	// Diag is the local diagnostic after the change: why the session went
+	// Down (DiagNone when it came Up).
+	Diag Diag
+}
+
+// Machine is the pure state machine of one asynchronous-mode BFD session
+// (RFC 5880 §6.8). It never reads the clock and holds no locks: callers pass
+// the current time and serialise every call. Randomness for jitter comes
+// from the rand function given to NewMachine.
+type Machine struct {
+	cfg  Config
+	rand func() float64
+
+	state       State
+	diag        Diag
+	localDiscr  uint32
+	remoteDiscr uint32
+	remoteState State
+
+	desiredMinTx       time.Duration // advertised: SlowTxInterval unless Up
+	remoteMinRx        time.Duration
+	remoteDesiredMinTx time.Duration
+	remoteDetectMult   uint8
+
+	pollActive bool // send P until a packet with F arrives
+	heardPeer  bool // any valid packet received (passive role)
+
+	nextTx     time.Time // zero: no periodic transmission scheduled
+	detectAt   time.Time // zero: detection timer not running
+	sendFinal  bool      // a Final is owed to the peer's Poll
+	lastDetect time.Duration
+}
+
+// NewMachine returns a session in state Down with local discriminator discr
+// (nonzero, unique among this system's sessions). rand returns values in
+// [0, 1) for TX jitter. The first packet is due at now unless cfg.Passive.
+func NewMachine(cfg Config, discr uint32, now time.Time, rand func() float64) *Machine {
+	if cfg.DetectMult == 0 {
+		cfg.DetectMult = 1
+	}
+	m := &Machine{
+		cfg: cfg, rand: rand, state: StateDown, localDiscr: discr,
+		remoteState:  StateDown,
+		desiredMinTx: max(cfg.DesiredMinTx, SlowTxInterval),
+		remoteMinRx:  time.Microsecond, // §6.8.1 initial value
+	}
+	if !cfg.Passive {
+		m.nextTx = now
+	}
+	return m
+}
+
+// State returns the local session state.
+func (m *Machine) State() State { return m.state }
+
+// Diag returns the local diagnostic.
+func (m *Machine) Diag() Diag { return m.diag }
+
+// RemoteState returns the last state the peer reported.
+func (m *Machine) RemoteState() State { return m.remoteState }
+
+// RemoteDiscriminator returns the peer's discriminator, 0 when unknown.
+func (m *Machine) RemoteDiscriminator() uint32 { return m.remoteDiscr }
+
+// DetectionTime returns the detection time in force (0 before the first
+// packet from the peer).
+func (m *Machine) DetectionTime() time.Duration { return m.lastDetect }
+
+// PollActive reports whether a Poll sequence is in progress.
+func (m *Machine) PollActive() bool { return m.pollActive }
+
+// Deadline returns the earliest time Advance has work to do, or the zero
+// time when nothing is scheduled.
+func (m *Machine) Deadline() time.Time {
+	d := m.nextTx
+	if !m.detectAt.IsZero() && (d.IsZero() || m.detectAt.Before(d)) {
+		d = m.detectAt
+	}
+	return d
+}
+
+// SetAdminDown moves the session to AdminDown (down true, diag
+// AdministrativelyDown) or from AdminDown back to Down. Packets keep flowing
+// so the peer learns it.
+func (m *Machine) SetAdminDown(down bool, now time.Time) *Change {
+	switch {
+	case down && m.state != StateAdminDown:
+		return m.setState(StateAdminDown, DiagAdministrativelyDown, now)
+	case !down && m.state == StateAdminDown:
+		return m.setState(StateDown, DiagNone, now)
+	}
+	return nil
+}
+
+// Receive processes a decoded, valid packet from the peer at now (§6.8.6).
+// It returns the state change it caused, if any. The caller has already
+// matched the packet to this session (by address, and YourDiscriminator
+// equal to ours when nonzero).
+func (m *Machine) Receive(p Control, now time.Time) *Change {
+	if p.YourDiscriminator != 0 && p.YourDiscriminator != m.localDiscr {
+		return nil
+	}
+	m.heardPeer = true
+	m.remoteDiscr = p.MyDiscriminator
+	m.remoteState = p.State
+	m.remoteMinRx = p.RequiredMinRx
+	m.remoteDesiredMinTx = p.DesiredMinTx
+	m.remoteDetectMult = p.DetectMult
+	if p.Final && m.pollActive {
+		m.pollActive = false
+	}
+	if p.Poll {
+		m.sendFinal = true
+	}
+	m.lastDetect = detectionTime(p.DetectMult, m.cfg.RequiredMinRx, p.DesiredMinTx)
+	m.detectAt = now.Add(m.lastDetect)
+	m.reschedule(now)
+	if m.state == StateAdminDown {
+		return nil
+	}
+	if p.State == StateAdminDown {
+		if m.state != StateDown {
+			return m.setState(StateDown, DiagNeighborSignaledDown, now)
+		}
+		return nil
+	}
+	switch m.state {
+	case StateDown:
+		switch p.State {
+		case StateDown:
+			return m.setState(StateInit, DiagNone, now)
+		case StateInit:
+			return m.setState(StateUp, DiagNone, now)
+		}
+	case StateInit:
+		if p.State == StateInit || p.State == StateUp {
+			return m.setState(StateUp, DiagNone, now)
+		}
+	case StateUp:
+		if p.State == StateDown {
+			return m.setState(StateDown, DiagNeighborSignaledDown, now)
+		}
+	}
+	return nil
+}
+
+// Advance runs the timers at now. It returns the packet to send, if one is
+// due (a periodic packet or an owed Final), and the state change caused by
+// the detection time expiring, if any. Call it at Deadline and after every
+// Receive.
+func (m *Machine) Advance(now time.Time) (send *Control, change *Change) {
+	if !m.detectAt.IsZero() && !now.Before(m.detectAt) {
+		m.detectAt = time.Time{}
+		m.remoteDiscr = 0
+		m.remoteState = StateDown
+		if m.state == StateInit || m.state == StateUp {
+			change = m.setState(StateDown, DiagControlDetectionExpired, now)
+		}
+	}
+	if m.sendFinal {
+		m.sendFinal = false
+		p := m.packet()
+		p.Final, p.Poll = true, false
+		return &p, change
+	}
+	if !m.nextTx.IsZero() && !now.Before(m.nextTx) {
+		p := m.packet()
+		m.nextTx = time.Time{}
+		m.reschedule(now)
+		return &p, change
+	}
+	return nil, change
+}
+
+// packet builds the control packet describing the current local state.
+func (m *Machine) packet() Control {
+	return Control{
+		Diag: m.diag, State: m.state, Poll: m.pollActive,
+		DetectMult:        m.cfg.DetectMult,
+		MyDiscriminator:   m.localDiscr,
+		YourDiscriminator: m.remoteDiscr,
+		DesiredMinTx:      m.desiredMinTx,
+		RequiredMinRx:     m.cfg.RequiredMinRx,
+	}
+}
+
+// reschedule plans the next periodic packet if none is planned, or pulls
+// it in when the interval shrank. Passive sessions wait for the peer.
+func (m *Machine) reschedule(now time.Time) {
+	if m.cfg.Passive && !m.heardPeer {
+		m.nextTx = time.Time{}
+		return
+	}
+	iv := txInterval(m.desiredMinTx, m.remoteMinRx)
+	if iv == 0 {
+		m.nextTx = time.Time{}
+		return
+	}
+	next := now.Add(jitter(iv, m.cfg.DetectMult, m.rand()))
+	if m.nextTx.IsZero() || next.Before(m.nextTx) {
+		m.nextTx = next
+	}
+}
+
+func (m *Machine) setState(to State, diag Diag, now time.Time) *Change {
+	from := m.state
+	m.state, m.diag = to, diag
+	switch {
+	case to == StateUp:
+		// §6.8.3: leave the slow start rate; tell the peer by a Poll.
+		if m.cfg.DesiredMinTx != m.desiredMinTx {
+			m.desiredMinTx = m.cfg.DesiredMinTx
+			m.pollActive = true
+		}
+		m.nextTx = now // announce Up (and the Poll) at once
+	case from == StateUp:
+		m.desiredMinTx = max(m.cfg.DesiredMinTx, SlowTxInterval)
+		m.pollActive = false
+		m.nextTx = now
+	default:
+		if !m.cfg.Passive || m.heardPeer {
+			m.nextTx = now
+		}
+	}
+	return &Change{From: from, To: to, Diag: diag}
+}
