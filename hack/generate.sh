@@ -17,3 +17,4 @@ fi
 if compgen -G 'internal/speaker/*.go' >/dev/null; then
 	go tool controller-gen rbac:roleName=ironlb-speaker paths=./internal/speaker/... output:rbac:artifacts:config=config/rbac/speaker
 fi
+hack/render-manifests.sh
