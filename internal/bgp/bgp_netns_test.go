@@ -1,0 +1,258 @@
+package bgp
+
+import (
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ironlb/ironlb/internal/netnstest"
+)
+
+const (
+	routerASN = 64512
+	nodeASN   = 64513
+	md5Secret = "s3cret-ironlb"
+)
+
+// lab is a router namespace running FRR and node namespaces for speakers.
+type lab struct {
+	router                   *netnstest.Host
+	ebgp, ecmp, ibgp, md5Key *netnstest.Host
+	bfd                      *netnstest.Host
+	frr                      *frr
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	netnstest.Require(t, netnstest.Root, "ip", "vtysh", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd")
+	n := netnstest.New(t, netnstest.Options{Prefix: "ibgpt"})
+	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6)}
+	var b strings.Builder
+	fmt.Fprintf(&b, "frr defaults traditional\nhostname router\n!\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n bgp bestpath as-path multipath-relax\n", routerASN, l.router.IPv4)
+	neighbors := []struct {
+		h   *netnstest.Host
+		asn int
+		pw  string
+	}{{l.ebgp, nodeASN, ""}, {l.ecmp, nodeASN, ""}, {l.ibgp, routerASN, ""}, {l.md5Key, nodeASN, md5Secret}, {l.bfd, nodeASN, ""}}
+	for _, nb := range neighbors {
+		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers connect 1\n", nb.h.IPv4, nb.asn, nb.h.IPv4)
+		if nb.pw != "" {
+			fmt.Fprintf(&b, " neighbor %s password %s\n", nb.h.IPv4, nb.pw)
+		}
+	}
+	for _, af := range []string{"ipv4", "ipv6"} {
+		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 8\n  maximum-paths ibgp 8\n", af)
+		for _, nb := range neighbors {
+			fmt.Fprintf(&b, "  neighbor %s activate\n", nb.h.IPv4)
+		}
+		b.WriteString(" exit-address-family\n")
+	}
+	// FRR's BGP does not follow BFD here (no "neighbor bfd"): the test
+	// shows that our speaker's BFD alone tears the session down.
+	bfdConf := fmt.Sprintf("bfd\n peer %s local-address %s\n  receive-interval 300\n  transmit-interval 300\n !\n!\n", l.bfd.IPv4, l.router.IPv4)
+	l.frr = startFRR(t, l.router, bfdConf, b.String())
+	return l
+}
+
+// peerFor returns the speaker's view of the router from node h.
+func (l *lab) peerFor(h *netnstest.Host, myASN uint32, password string) Peer {
+	return Peer{
+		Name: "router", Address: l.router.IPv4, MyASN: myASN, PeerASN: routerASN,
+		SourceAddress: h.IPv4, RouterID: h.IPv4,
+		HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, ConnectTime: time.Second,
+		Password: password, NextHopIPv6: h.IPv6,
+	}
+}
+
+// kernelRoute returns `ip route show <p>` in the router's namespace.
+func (l *lab) kernelRoute(t *testing.T, p netip.Prefix) string {
+	t.Helper()
+	fam := "-4"
+	if p.Addr().Is6() {
+		fam = "-6"
+	}
+	out, err := exec.Command("ip", "-n", l.router.Namespace, fam, "route", "show", p.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip route show %s: %v\n%s", p, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// waitKernel polls the router's kernel until ok(route) holds and returns how
+// long that took, failing the test after d.
+func (l *lab) waitKernel(t *testing.T, p netip.Prefix, d time.Duration, what string, ok func(string) bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		got := l.kernelRoute(t, p)
+		if ok(got) {
+			return time.Since(start)
+		}
+		if time.Since(start) > d {
+			t.Logf("FRR:\n%s\n%s", l.frr.vtysh("show bgp summary"), l.frr.vtysh("show ip route"))
+			t.Fatalf("router kernel route %s: want %s within %v, have %q", p, what, d, got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func present(s string) bool { return s != "" }
+func absent(s string) bool  { return s == "" }
+
+func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func TestFRR(t *testing.T) {
+	l := newLab(t)
+	v4, v6 := mustPrefix("10.96.0.1/32"), mustPrefix("fd00:96::1/128")
+
+	ebgp := startRemote(t, l.ebgp)
+	ebgp.SetPeers(l.peerFor(l.ebgp, nodeASN, ""))
+
+	t.Run("eBGP established", func(t *testing.T) {
+		if !ebgp.waitState("router", StateEstablished, 15*time.Second) {
+			t.Fatalf("session not Established within 15 s; events %v", ebgp.log)
+		}
+	})
+
+	t.Run("eBGP routes with communities", func(t *testing.T) {
+		ebgp.Advertise(
+			Route{Prefix: v4, Communities: []Community{nodeASN<<16 | 100}, LargeCommunities: []LargeCommunity{{nodeASN, 1, 2}}},
+			Route{Prefix: v6, Communities: []Community{nodeASN<<16 | 600}},
+		)
+		l.waitKernel(t, v4, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv4.String()) })
+		l.waitKernel(t, v6, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv6.String()) })
+		j := l.frr.vtysh("show bgp ipv4 unicast " + v4.String() + " json")
+		for _, want := range []string{"64513:100", "64513:1:2"} {
+			if !strings.Contains(j, want) {
+				t.Errorf("FRR's view of %s lacks %s:\n%s", v4, want, j)
+			}
+		}
+		if j := l.frr.vtysh("show bgp ipv6 unicast " + v6.String() + " json"); !strings.Contains(j, "64513:600") {
+			t.Errorf("FRR's view of %s lacks 64513:600:\n%s", v6, j)
+		}
+		if j := l.frr.vtysh("show bgp ipv4 unicast json"); !strings.Contains(j, v4.String()) {
+			t.Errorf("show bgp ipv4 unicast json lacks %s:\n%s", v4, j)
+		}
+	})
+
+	t.Run("withdraw", func(t *testing.T) {
+		ebgp.Advertise(Route{Prefix: v6})
+		l.waitKernel(t, v4, 5*time.Second, "no route", absent)
+		l.waitKernel(t, v6, 5*time.Second, "a route", present)
+		ebgp.Advertise()
+		l.waitKernel(t, v6, 5*time.Second, "no route", absent)
+	})
+
+	t.Run("latency", func(t *testing.T) {
+		var adv, wd []time.Duration
+		for range 5 {
+			start := time.Now()
+			ebgp.Advertise(Route{Prefix: v4})
+			l.waitKernel(t, v4, 5*time.Second, "a route", present)
+			adv = append(adv, time.Since(start))
+			start = time.Now()
+			ebgp.Advertise()
+			l.waitKernel(t, v4, 5*time.Second, "no route", absent)
+			wd = append(wd, time.Since(start))
+		}
+		t.Logf("advertise -> router kernel: %s; withdraw -> gone: %s", stats(adv), stats(wd))
+	})
+
+	t.Run("ECMP", func(t *testing.T) {
+		ecmp := startRemote(t, l.ecmp)
+		ecmp.SetPeers(l.peerFor(l.ecmp, nodeASN, ""))
+		if !ecmp.waitState("router", StateEstablished, 15*time.Second) {
+			t.Fatalf("second node not Established within 15 s; events %v", ecmp.log)
+		}
+		ebgp.Advertise(Route{Prefix: v4})
+		ecmp.Advertise(Route{Prefix: v4})
+		l.waitKernel(t, v4, 5*time.Second, "next hops via both nodes", func(s string) bool {
+			return strings.Contains(s, "via "+l.ebgp.IPv4.String()) && strings.Contains(s, "via "+l.ecmp.IPv4.String())
+		})
+		ebgp.Advertise()
+		ecmp.Advertise()
+		l.waitKernel(t, v4, 5*time.Second, "no route", absent)
+	})
+
+	t.Run("iBGP LOCAL_PREF", func(t *testing.T) {
+		ibgp := startRemote(t, l.ibgp)
+		ibgp.SetPeers(l.peerFor(l.ibgp, routerASN, ""))
+		if !ibgp.waitState("router", StateEstablished, 15*time.Second) {
+			t.Fatalf("iBGP session not Established within 15 s; events %v", ibgp.log)
+		}
+		lp := uint32(250)
+		p := mustPrefix("10.96.0.4/32")
+		ibgp.Advertise(Route{Prefix: p, LocalPref: &lp})
+		l.waitKernel(t, p, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ibgp.IPv4.String()) })
+		if j := l.frr.vtysh("show bgp ipv4 unicast " + p.String() + " json"); !strings.Contains(j, `"locPrf":250`) {
+			t.Errorf("FRR's view of %s lacks locPrf 250:\n%s", p, j)
+		}
+
+		// The router passes the iBGP route on to the eBGP node, whose import
+		// policy must drop it.
+		deadline := time.Now().Add(5 * time.Second)
+		for ebgp.RIB("router").Received == 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if c := ebgp.RIB("router"); c.Received == 0 || c.Learned != 0 {
+			t.Errorf("eBGP node: received %d paths, learned %d; want some received and none learned", c.Received, c.Learned)
+		}
+	})
+
+	t.Run("BFD down tears the session down", func(t *testing.T) { testBFD(t, l) })
+
+	t.Run("MD5", func(t *testing.T) {
+		m := startRemote(t, l.md5Key)
+		m.SetPeers(l.peerFor(l.md5Key, nodeASN, "wrong"))
+		if m.waitState("router", StateEstablished, 6*time.Second) {
+			t.Fatal("session with the wrong MD5 password was Established")
+		}
+		m.SetPeers(l.peerFor(l.md5Key, nodeASN, md5Secret))
+		if !m.waitState("router", StateEstablished, 15*time.Second) {
+			t.Fatalf("session with the right MD5 password not Established within 15 s; events %v", m.log)
+		}
+	})
+}
+
+func testBFD(t *testing.T, l *lab) {
+	node := startRemote(t, l.bfd)
+	p := l.peerFor(l.bfd, nodeASN, "")
+	p.BFD = true
+	node.SetPeers(p)
+	if !node.waitState("router", StateEstablished, 15*time.Second) {
+		t.Fatalf("session not Established within 15 s; events %v", node.log)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(l.frr.vtysh("show bfd peers json"), `"status":"up"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("FRR's BFD peer not up within 10 s:\n%s", l.frr.vtysh("show bfd peers"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Drop BFD both ways in the router; BGP's TCP still flows.
+	l.router.Run("nft", "add table inet ironlbbfd")
+	l.router.Run("nft", "add chain inet ironlbbfd in { type filter hook input priority 0 ; }")
+	l.router.Run("nft", "add chain inet ironlbbfd out { type filter hook output priority 0 ; }")
+	l.router.Run("nft", "add rule inet ironlbbfd in udp dport 3784 drop")
+	l.router.Run("nft", "add rule inet ironlbbfd out udp dport 3784 drop")
+	start := time.Now()
+	if !node.waitState("router", StateIdle, 5*time.Second) {
+		t.Fatalf("BGP session not torn down within 5 s of BFD packets being dropped; events %v", node.log)
+	}
+	t.Logf("BFD packets dropped -> BGP session down: %v", time.Since(start).Round(time.Millisecond))
+	l.router.Run("nft", "delete table inet ironlbbfd")
+	if !node.waitState("router", StateEstablished, 20*time.Second) {
+		t.Fatalf("session not Established again within 20 s of BFD recovering; events %v", node.log)
+	}
+}
+
+// stats formats p50 and max of ds.
+func stats(ds []time.Duration) string {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("p50 %v max %v (n=%d)", s[len(s)/2].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond), len(s))
+}

@@ -1,0 +1,193 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/ironlb/ironlb/internal/bfd"
+)
+
+// eventBuffer is how many undelivered events Events holds before dropping.
+const eventBuffer = 256
+
+// gobgpSpeaker implements Speaker with one GoBGP server per peer.
+type gobgpSpeaker struct {
+	log *slog.Logger
+
+	mu       sync.Mutex          // serialises every method; guards all following fields
+	sessions map[string]*session // by Peer.Name
+	routes   []Route             // the last Advertise
+	bfd      *bfd.Manager        // nil until a peer asks for BFD
+	closed   bool
+
+	evMu   sync.Mutex // guards events against send-after-close
+	events chan PeerEvent
+	evDone bool
+}
+
+var _ Speaker = (*gobgpSpeaker)(nil)
+
+// New returns a Speaker with no peers and no routes. log receives GoBGP's
+// messages (its Info lines at Debug); nil discards them.
+func New(log *slog.Logger) Speaker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &gobgpSpeaker{log: log, sessions: map[string]*session{}, events: make(chan PeerEvent, eventBuffer)}
+}
+
+// emit delivers e without ever blocking: when the buffer is full the oldest
+// event is dropped.
+func (s *gobgpSpeaker) emit(e PeerEvent) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if s.evDone {
+		return
+	}
+	for {
+		select {
+		case s.events <- e:
+			return
+		default:
+		}
+		select {
+		case <-s.events:
+		default:
+		}
+	}
+}
+
+// Events implements Speaker.
+func (s *gobgpSpeaker) Events() <-chan PeerEvent { return s.events }
+
+// SetPeers implements Speaker. Peers that fail to start are reported in the
+// error; the others are applied.
+func (s *gobgpSpeaker) SetPeers(ctx context.Context, peers []Peer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("bgp: SetPeers after Close")
+	}
+	have := make(map[string]Peer, len(s.sessions))
+	for name, ss := range s.sessions {
+		have[name] = ss.peer
+	}
+	create, remove, err := diffPeers(have, peers)
+	if err != nil {
+		return fmt.Errorf("bgp: SetPeers: %w", err)
+	}
+	for _, name := range remove {
+		s.stopSession(s.sessions[name])
+		delete(s.sessions, name)
+	}
+	var errs []error
+	for _, p := range create {
+		if err := checkBFD(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ss, err := startSession(ctx, p, s.log, s.emit)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.sessions[p.Name] = ss
+		if p.BFD {
+			if _, err := s.bfdManager().Add(p.Address, p.SourceAddress, p.BFDProfile.WithDefaults()); err != nil {
+				errs = append(errs, fmt.Errorf("peer %q: start BFD: %w", p.Name, err))
+			}
+		}
+		if err := s.advertiseTo(ctx, ss); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bgp: SetPeers: %w", err)
+	}
+	return nil
+}
+
+// Advertise implements Speaker. The routes are remembered even when some
+// peer fails to take them, and given to peers added later.
+func (s *gobgpSpeaker) Advertise(ctx context.Context, routes []Route) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("bgp: Advertise after Close")
+	}
+	for name := range s.sessions {
+		if _, err := routesFor(name, routes); err != nil {
+			return fmt.Errorf("bgp: Advertise: %w", err)
+		}
+	}
+	s.routes = cloneRoutes(routes)
+	var errs []error
+	for _, ss := range s.sessions {
+		errs = append(errs, s.advertiseTo(ctx, ss))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bgp: Advertise: %w", err)
+	}
+	return nil
+}
+
+// advertiseTo brings one session's routes to the current set.
+func (s *gobgpSpeaker) advertiseTo(ctx context.Context, ss *session) error {
+	want, err := routesFor(ss.peer.Name, s.routes)
+	if err != nil {
+		return err
+	}
+	return ss.advertise(ctx, want)
+}
+
+// Close implements Speaker.
+func (s *gobgpSpeaker) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for name, ss := range s.sessions {
+		s.stopSession(ss)
+		delete(s.sessions, name)
+	}
+	var err error
+	if s.bfd != nil {
+		err = s.bfd.Close()
+	}
+	s.evMu.Lock()
+	s.evDone = true
+	close(s.events)
+	s.evMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("bgp: Close: BFD: %w", err)
+	}
+	return nil
+}
+
+// stopSession closes ss and its BFD session. Callers hold s.mu.
+func (s *gobgpSpeaker) stopSession(ss *session) {
+	if ss.peer.BFD && s.bfd != nil {
+		s.bfd.Remove(ss.peer.Address)
+	}
+	ss.close()
+}
+
+func cloneRoutes(routes []Route) []Route {
+	out := make([]Route, len(routes))
+	for i, r := range routes {
+		r.Peers = append([]string(nil), r.Peers...)
+		r.Communities = append([]Community(nil), r.Communities...)
+		r.LargeCommunities = append([]LargeCommunity(nil), r.LargeCommunities...)
+		if r.LocalPref != nil {
+			lp := *r.LocalPref
+			r.LocalPref = &lp
+		}
+		out[i] = r
+	}
+	return out
+}
