@@ -223,9 +223,6 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 	// it also deletes the ServiceL2Status the crashed node left.
 	took = handover(t, asker, hosts[winner], hosts[loser], speakers[winner].stop, 10*time.Second)
 	t.Logf("after a crash of %s, the client's neighbour entry moved to %s in %v", winner, loser, took)
-	if took > 2*time.Second {
-		t.Errorf("the crash failover took %v, want about a second", took)
-	}
 	if got := waitStatusNode(t, c, app, winner, 10*time.Second); got != loser {
 		t.Errorf("ServiceL2Status names %s, want %s", got, loser)
 	}

@@ -24,6 +24,10 @@ import (
 // default is too tight on a busy 2-core CI machine.
 const startTimeout = 60 * time.Second
 
+// serviceClusterIPRange is the test API server's ClusterIP range: one
+// range per family, so the cluster is dual-stack.
+const serviceClusterIPRange = "10.0.0.0/24,fd00:10:96::/112"
+
 // Env is a running control plane. Its fields are set once by Start or Shared
 // and must not be modified; it is safe for concurrent use by parallel tests.
 type Env struct {
@@ -101,6 +105,9 @@ func start() (_ *Env, err error) {
 	// A host with only loopback addresses cannot run the default endpoint
 	// reconciler (it refuses to advertise 127.0.0.1).
 	env.ControlPlane.GetAPIServer().Configure().Set("endpoint-reconciler-type", "none")
+	// Dual-stack, as the clusters ironlb serves: Services may ask for
+	// RequireDualStack / PreferDualStack and either family order.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", serviceClusterIPRange)
 	if os.Getenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT") == "" {
 		env.ControlPlaneStartTimeout = startTimeout
 	}
