@@ -48,8 +48,13 @@ bench: ## Benchmarks and measured figures (tables); record them in docs/performa
 	hack/bench.sh
 
 .PHONY: lab
-lab: build ## Bring up the local lab and run the quick start
-	@echo "make lab: the local lab lands with issue 4 (coming)"; exit 1
+lab: build ## Bring up the local lab and run the quick start (root)
+	hack/lab.sh
+
+.PHONY: e2e
+e2e: build ## End-to-end tests on a lab of their own (root)
+	hack/build-k8s.sh --all
+	go test -tags e2e -count=1 -v ./test/e2e/
 
 .PHONY: help
 help:

@@ -1,0 +1,161 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// bridge is the name of the bridge in the lan namespace; each host's
+// bridge-side veth is "v-<host>".
+const bridge = "br0"
+
+// bridgePort is the bridge-side veth of a host, in the lan namespace.
+func bridgePort(host string) string { return "v-" + host }
+
+// hostSysctls are set in a host's namespace before its veth exists (so the
+// DAD defaults apply to eth0).
+func hostSysctls(h Host) []string {
+	s := []string{
+		"net.ipv6.conf.default.accept_dad=0",
+		"net.ipv6.conf.all.accept_dad=0",
+	}
+	switch h.Role {
+	case RoleNode:
+		// kube-proxy does not enable forwarding itself.
+		s = append(s, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	case RoleRouter:
+		// Spread flows over ECMP next hops by the 5-tuple.
+		s = append(s, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+			"net.ipv4.fib_multipath_hash_policy=1", "net.ipv6.fib_multipath_hash_policy=1")
+	}
+	return s
+}
+
+// hostBatch is the `ip -batch` input that configures a host's namespace
+// once its eth0 exists: MAC, LAN addresses, default route via the router
+// (except on the router) and, on nodes, routes to the other nodes' pods.
+func hostBatch(p Plan, h Host) []string {
+	lines := []string{
+		"link set lo up",
+		fmt.Sprintf("link set %s address %s", hostInterface, h.MAC),
+		fmt.Sprintf("addr add %s/%d dev %s", h.IPv4, lanBits(h.IPv4), hostInterface),
+		fmt.Sprintf("addr add %s/%d dev %s nodad", h.IPv6, lanBits(h.IPv6), hostInterface),
+		fmt.Sprintf("link set %s up", hostInterface),
+	}
+	if h.Role != RoleRouter {
+		lines = append(lines,
+			fmt.Sprintf("route add default via %s dev %s", p.Router.IPv4, hostInterface),
+			fmt.Sprintf("route add default via %s dev %s", p.Router.IPv6, hostInterface))
+	}
+	if h.Role == RoleNode {
+		for _, o := range p.Nodes {
+			if o.Name == h.Name {
+				continue
+			}
+			lines = append(lines,
+				fmt.Sprintf("route add %s via %s dev %s", o.PodCIDRV4, o.IPv4, hostInterface),
+				fmt.Sprintf("route add %s via %s dev %s", o.PodCIDRV6, o.IPv6, hostInterface))
+		}
+	}
+	return lines
+}
+
+// createNetwork builds the lab's namespaces: the lan namespace with a
+// bridge, then one namespace per host joined to it by a veth created from
+// inside the lan namespace, so no interface ever exists in the root
+// namespace. On error the caller tears down what exists.
+func createNetwork(ctx context.Context, p Plan) error {
+	lan := p.Namespace(lanNamespace)
+	if _, err := run(ctx, "ip", "netns", "add", lan); err != nil {
+		return err
+	}
+	if _, err := run(ctx, "ip", "netns", "exec", lan, "sysctl", "-qw",
+		"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"); err != nil {
+		return err
+	}
+	if err := ipBatch(ctx, lan, []string{
+		"link set lo up",
+		fmt.Sprintf("link add %s type bridge stp_state 0 forward_delay 0 mcast_snooping 0", bridge),
+		fmt.Sprintf("link set %s up", bridge),
+	}); err != nil {
+		return err
+	}
+	for _, h := range p.Hosts() {
+		ns := p.Namespace(h.Name)
+		if _, err := run(ctx, "ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		if _, err := run(ctx, "ip", append([]string{"netns", "exec", ns, "sysctl", "-qw"}, hostSysctls(h)...)...); err != nil {
+			return err
+		}
+		if err := ipBatch(ctx, lan, []string{
+			fmt.Sprintf("link add %s type veth peer name %s netns %s", bridgePort(h.Name), hostInterface, ns),
+			fmt.Sprintf("link set %s master %s up", bridgePort(h.Name), bridge),
+		}); err != nil {
+			return err
+		}
+		if err := ipBatch(ctx, ns, hostBatch(p, h)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setLink sets a host's bridge-side veth up or down: the lab's way to cut
+// a host off the network (and to bring it back).
+func setLink(ctx context.Context, p Plan, host string, up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	_, err := run(ctx, "ip", "-n", p.Namespace(lanNamespace), "link", "set", bridgePort(host), state)
+	return err
+}
+
+// netnsDir is where `ip netns` keeps its named namespaces.
+const netnsDir = "/run/netns"
+
+// netnsPath is the file naming a namespace, for setns.
+func netnsPath(ns string) string { return filepath.Join(netnsDir, ns) }
+
+// labNamespaces lists the existing namespaces whose names a lab with
+// prefix could have made.
+func labNamespaces(prefix string) ([]string, error) {
+	entries, err := os.ReadDir(netnsDir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing network namespaces: %w", err)
+	}
+	re := NamespacePattern(prefix)
+	var out []string
+	for _, e := range entries {
+		if re.MatchString(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// deleteNamespaces removes the named namespaces; a missing one is fine.
+// The lan namespace goes last so no veth peer briefly loses its bridge
+// while the others are still being inspected.
+func deleteNamespaces(ctx context.Context, names []string) error {
+	var errs []string
+	for _, ns := range names {
+		if _, err := os.Stat(netnsPath(ns)); os.IsNotExist(err) {
+			continue
+		}
+		if _, err := run(ctx, "ip", "netns", "del", ns); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("deleting namespaces: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// NodeFail crashes a node: its speaker is killed (SIGKILL) and held down,
+// and its bridge-side veth goes down, so the node drops off the network at
+// once. Its agent and kube-proxy keep running: they reach the API server
+// over the loopback forwarder, so the Node stays Ready as far as
+// Kubernetes knows.
+func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
+	return updateState(dir, func(s *State) error {
+		p, h, err := nodeOf(s, node)
+		if err != nil {
+			return err
+		}
+		if sp := s.Procs["speaker/"+h.Name]; sp != nil {
+			sp.Held = true
+			if sp.Alive() {
+				if err := terminate(sp.PID, sp.Start, 0); err != nil {
+					return err
+				}
+				_, _ = fmt.Fprintf(out, "killed speaker/%s (pid %d)\n", h.Name, sp.PID)
+			}
+		}
+		if err := setLink(ctx, p, h.Name, false); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(out, "%s cut off: link %s down in %s\n", h.Name, bridgePort(h.Name), p.Namespace(lanNamespace))
+		return nil
+	})
+}
+
+// NodeRecover undoes NodeFail: link up, speaker started again.
+func NodeRecover(ctx context.Context, dir, node string, out io.Writer) error {
+	return updateState(dir, func(s *State) error {
+		p, h, err := nodeOf(s, node)
+		if err != nil {
+			return err
+		}
+		if err := setLink(ctx, p, h.Name, true); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(out, "%s back: link %s up\n", h.Name, bridgePort(h.Name))
+		if sp := s.Procs["speaker/"+h.Name]; sp != nil {
+			sp.Held = false
+			if !sp.Alive() {
+				cmd, err := startProc(s, p, sp)
+				if err != nil {
+					return err
+				}
+				_ = cmd.Process.Release()
+				_, _ = fmt.Fprintf(out, "started speaker/%s (pid %d)\n", h.Name, sp.PID)
+			}
+		}
+		return nil
+	})
+}
+
+func nodeOf(s *State, node string) (Plan, Host, error) {
+	p, err := s.Plan()
+	if err != nil {
+		return Plan{}, Host{}, err
+	}
+	h, ok := p.Host(node)
+	if !ok || h.Role != RoleNode {
+		return Plan{}, Host{}, fmt.Errorf("node %q: not a node of this lab (node1..node%d)", node, len(p.Nodes))
+	}
+	return p, h, nil
+}
+
+// Restart stops a process by name ("controller", "speaker/node1", ...) and
+// starts it again with the same arguments.
+func Restart(dir, name string, out io.Writer) error {
+	return updateState(dir, func(s *State) error {
+		pr := s.Procs[name]
+		if pr == nil || len(pr.Args) == 0 {
+			return fmt.Errorf("no process %q in this lab (the lab runs the ironlb controller and speakers only when "+
+				"this ironlb has them; `ironlb lab status` lists what runs)", name)
+		}
+		p, err := s.Plan()
+		if err != nil {
+			return err
+		}
+		if err := terminate(pr.PID, pr.Start, 10*time.Second); err != nil {
+			return err
+		}
+		old := pr.PID
+		cmd, err := startProc(s, p, pr)
+		if err != nil {
+			return err
+		}
+		_ = cmd.Process.Release()
+		pr.Held = false
+		pr.Restarts++
+		_, _ = fmt.Fprintf(out, "restarted %s: pid %d -> %d\n", name, old, pr.PID)
+		return nil
+	})
+}
+
+// ExecCommand is `ironlb lab exec HOST -- CMD...`: CMD inside the host's
+// namespace, with KUBECONFIG set and the Kubernetes binaries on PATH.
+func ExecCommand(ctx context.Context, dir, host string, args []string) (*exec.Cmd, error) {
+	s, err := LoadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Plan()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := p.Host(host); !ok && host != lanNamespace {
+		return nil, fmt.Errorf("host %q: want router, client, lan or node1..node%d", host, len(p.Nodes))
+	}
+	if len(args) == 0 {
+		args = []string{"/bin/sh"}
+	}
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", p.Namespace(host)}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig(), "PATH="+s.K8sDir+":"+os.Getenv("PATH"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	return cmd, nil
+}
+
+// KubectlCommand is `ironlb lab kubectl -- ARGS...` with the pinned kubectl
+// and the lab's kubeconfig.
+func KubectlCommand(ctx context.Context, dir string, args []string) (*exec.Cmd, error) {
+	s, err := LoadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	return exec.CommandContext(ctx, s.bin("kubectl"), append([]string{"--kubeconfig", s.Kubeconfig()}, args...)...), nil
+}
+
+// RouterCommand is `ironlb lab router -- VTYSH-ARGS...`.
+func RouterCommand(ctx context.Context, dir string, args []string) (*exec.Cmd, error) {
+	s, err := LoadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	return vtyshCommand(ctx, s.Dir, args...), nil
+}

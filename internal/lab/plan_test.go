@@ -1,0 +1,168 @@
+package lab
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNewPlan(t *testing.T) {
+	p, err := NewPlan("ironlb-", 3, DualStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ Name, MAC, V4, V6, Pod4, Pod6 string }
+	var got []row
+	for _, h := range p.Hosts() {
+		r := row{h.Name, h.MAC, h.IPv4.String(), h.IPv6.String(), "", ""}
+		if h.Role == RoleNode {
+			r.Pod4, r.Pod6 = h.PodCIDRV4.String(), h.PodCIDRV6.String()
+		}
+		got = append(got, r)
+	}
+	want := []row{
+		{"router", "02:00:00:00:00:01", "10.200.0.1", "fd00:200::1", "", ""},
+		{"client", "02:00:00:00:00:02", "10.200.0.2", "fd00:200::2", "", ""},
+		{"node1", "02:00:00:00:00:0b", "10.200.0.11", "fd00:200::11", "10.244.1.0/24", "fd00:10:244:1::/64"},
+		{"node2", "02:00:00:00:00:0c", "10.200.0.12", "fd00:200::12", "10.244.2.0/24", "fd00:10:244:2::/64"},
+		{"node3", "02:00:00:00:00:0d", "10.200.0.13", "fd00:200::13", "10.244.3.0/24", "fd00:10:244:3::/64"},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("hosts (-want +got):\n%s", d)
+	}
+	if got, want := p.Namespaces(), []string{"ironlb-lan", "ironlb-router", "ironlb-client", "ironlb-node1", "ironlb-node2", "ironlb-node3"}; !slices.Equal(got, want) {
+		t.Errorf("Namespaces() = %v, want %v", got, want)
+	}
+}
+
+func TestPlanStaysInPrivateRanges(t *testing.T) {
+	p, err := NewPlan("x", MaxNodes, DualStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := netip.MustParseAddr("10.200.0.240") // the quick start's pool starts here
+	for _, h := range p.Hosts() {
+		if !lanV4.Contains(h.IPv4) || !lanV6.Contains(h.IPv6) {
+			t.Errorf("%s: %s, %s outside the LAN", h.Name, h.IPv4, h.IPv6)
+		}
+		if !h.IPv4.Less(pool) {
+			t.Errorf("%s: %s collides with the quick start pool", h.Name, h.IPv4)
+		}
+		if h.Role == RoleNode && (!clusterCIDRV4.Contains(h.PodCIDRV4.Addr()) || !clusterCIDRV6.Contains(h.PodCIDRV6.Addr())) {
+			t.Errorf("%s: pod CIDRs %s %s outside the cluster CIDRs", h.Name, h.PodCIDRV4, h.PodCIDRV6)
+		}
+	}
+	for _, pr := range append(append(LANPrefixes(), p.ServiceCIDRs()...), p.ClusterCIDRs()...) {
+		if !pr.Addr().IsPrivate() {
+			t.Errorf("%s is not a private range", pr)
+		}
+	}
+}
+
+func TestPlanFamilies(t *testing.T) {
+	tests := []struct {
+		family   IPFamily
+		nodeIPs  string
+		services string
+		podCIDRs string
+		apiIPs   string
+	}{
+		{DualStack, "10.200.0.11 fd00:200::11", "10.96.0.0/16,fd00:10:96::/112", "10.244.1.0/24,fd00:10:244:1::/64", "10.96.0.1 fd00:10:96::1"},
+		{IPv4Only, "10.200.0.11", "10.96.0.0/16", "10.244.1.0/24", "10.96.0.1"},
+		{IPv6Only, "fd00:200::11", "fd00:10:96::/112", "fd00:10:244:1::/64", "fd00:10:96::1"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.family), func(t *testing.T) {
+			p, err := NewPlan("ironlb-", 1, tt.family)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := p.Nodes[0]
+			if got := joinAddrs(p.NodeIPs(n)); got != tt.nodeIPs {
+				t.Errorf("NodeIPs = %q, want %q", got, tt.nodeIPs)
+			}
+			if got := joinPrefixes(p.ServiceCIDRs()); got != tt.services {
+				t.Errorf("ServiceCIDRs = %q, want %q", got, tt.services)
+			}
+			if got := joinPrefixes(p.PodCIDRs(n)); got != tt.podCIDRs {
+				t.Errorf("PodCIDRs = %q, want %q", got, tt.podCIDRs)
+			}
+			if got := joinAddrs(p.APIServerServiceIPs()); got != tt.apiIPs {
+				t.Errorf("APIServerServiceIPs = %q, want %q", got, tt.apiIPs)
+			}
+		})
+	}
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, " ")
+}
+
+func TestNewPlanRejects(t *testing.T) {
+	tests := []struct {
+		prefix string
+		nodes  int
+		family IPFamily
+		want   string
+	}{
+		{"ironlb-", 0, DualStack, "--nodes 0"},
+		{"ironlb-", MaxNodes + 1, DualStack, "--nodes 51"},
+		{"Bad_", 1, DualStack, `prefix "Bad_"`},
+		{"", 1, DualStack, `prefix ""`},
+		{"a-very-long-prefix-name-", 1, DualStack, "1-20 characters"},
+		{"ironlb-", 1, "ipv5", `--ip-family "ipv5"`},
+	}
+	for _, tt := range tests {
+		_, err := NewPlan(tt.prefix, tt.nodes, tt.family)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewPlan(%q, %d, %q) = %v, want error containing %q", tt.prefix, tt.nodes, tt.family, err, tt.want)
+		}
+	}
+}
+
+func TestNamespacePattern(t *testing.T) {
+	re := NamespacePattern("ironlb-")
+	for name, want := range map[string]bool{
+		"ironlb-lan": true, "ironlb-node12": true, "ironlb-router": true, "ironlb-client": true,
+		"ironlb-node": false, "ironlb-nodex": false, "other-node1": false, "ironlb-lan2": false, "xironlb-lan": false,
+	} {
+		if got := re.MatchString(name); got != want {
+			t.Errorf("match %q = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestHostBatch(t *testing.T) {
+	p, err := NewPlan("ironlb-", 2, DualStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hostBatch(p, p.Nodes[0])
+	want := []string{
+		"link set lo up",
+		"link set eth0 address 02:00:00:00:00:0b",
+		"addr add 10.200.0.11/24 dev eth0",
+		"addr add fd00:200::11/64 dev eth0 nodad",
+		"link set eth0 up",
+		"route add default via 10.200.0.1 dev eth0",
+		"route add default via fd00:200::1 dev eth0",
+		"route add 10.244.2.0/24 via 10.200.0.12 dev eth0",
+		"route add fd00:10:244:2::/64 via fd00:200::12 dev eth0",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("node1 batch (-want +got):\n%s", d)
+	}
+	router := hostBatch(p, p.Router)
+	for _, l := range router {
+		if strings.Contains(l, "route") {
+			t.Errorf("router batch has a route: %q", l)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// frrDir holds the FRR binaries of Debian's frr package; frrTmpDir is
+// where FRR daemons keep per-process crash-log directories.
+const (
+	frrDir    = "/usr/lib/frr"
+	frrTmpDir = "/var/tmp/frr"
+)
+
+// frrDaemons start in this order: zebra owns the kernel routes and the
+// zserv socket the others connect to; bfdd is there for BFD tests.
+var frrDaemons = []string{"zebra", "bfdd", "bgpd"}
+
+// routerDir is the FRR instance's directory: configs, vty sockets, pid
+// files and FRR's own logs, owned by the frr user.
+func routerDir(dir string) string { return filepath.Join(dir, "router") }
+
+// routerConfig is the input of the FRR configuration templates.
+type routerConfig struct {
+	Dir       string
+	RouterID  string
+	RouterASN int
+	NodeASN   int
+	LANs      []string
+}
+
+func newRouterConfig(dir string, p Plan) routerConfig {
+	return routerConfig{
+		Dir:       routerDir(dir),
+		RouterID:  p.Router.IPv4.String(),
+		RouterASN: RouterASN,
+		NodeASN:   NodeASN,
+		LANs:      []string{lanV4.String(), lanV6.String()},
+	}
+}
+
+var frrTemplates = template.Must(template.New("frr").Parse(`
+{{- define "zebra.conf" -}}
+hostname router
+log file {{.Dir}}/zebra.log
+!
+{{end}}
+{{- define "bfdd.conf" -}}
+hostname router
+log file {{.Dir}}/bfdd.log
+!
+bfd
+!
+{{end}}
+{{- define "bgpd.conf" -}}
+hostname router
+log file {{.Dir}}/bgpd.log
+!
+router bgp {{.RouterASN}}
+ bgp router-id {{.RouterID}}
+ bgp log-neighbor-changes
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ bgp bestpath as-path multipath-relax
+ bgp listen limit 200
+ neighbor nodes peer-group
+ neighbor nodes remote-as {{.NodeASN}}
+{{- range .LANs}}
+ bgp listen range {{.}} peer-group nodes
+{{- end}}
+ !
+ address-family ipv4 unicast
+  neighbor nodes activate
+  maximum-paths 64
+ exit-address-family
+ !
+ address-family ipv6 unicast
+  neighbor nodes activate
+  maximum-paths 64
+ exit-address-family
+!
+{{end}}`))
+
+// renderFRR renders the configuration file of daemon.
+func renderFRR(c routerConfig, daemon string) (string, error) {
+	var b bytes.Buffer
+	if err := frrTemplates.ExecuteTemplate(&b, daemon+".conf", c); err != nil {
+		return "", fmt.Errorf("rendering %s.conf: %w", daemon, err)
+	}
+	return b.String(), nil
+}
+
+// startRouter writes the FRR configuration and starts zebra, bfdd and bgpd
+// in the router namespace (they daemonize themselves), recording each with
+// the PID from its pid file.
+func startRouter(ctx context.Context, s *State, p Plan) error {
+	d := routerDir(s.Dir)
+	uid, gid, err := frrUser()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	if err := os.Chown(d, uid, gid); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	c := newRouterConfig(s.Dir, p)
+	for _, daemon := range frrDaemons {
+		conf, err := renderFRR(c, daemon)
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(d, daemon+".conf")
+		if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+		if err := os.Chown(f, uid, gid); err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+	}
+	for _, daemon := range frrDaemons {
+		pidFile := filepath.Join(d, daemon+".pid")
+		args := []string{"netns", "exec", p.Namespace("router"), filepath.Join(frrDir, daemon),
+			"-d", "--vty_socket", d, "-z", filepath.Join(d, "zserv.api"), "-P", "0",
+			"-i", pidFile, "-f", filepath.Join(d, daemon+".conf")}
+		if daemon == "bfdd" {
+			args = append(args, "--bfdctl", filepath.Join(d, "bfdd.sock"))
+		}
+		start := exec.CommandContext(ctx, "ip", args...)
+		if out, err := start.CombinedOutput(); err != nil {
+			return fmt.Errorf("router: starting %s: %w: %s", daemon, err, out)
+		}
+		pid, st, err := waitPIDFile(ctx, pidFile)
+		if err != nil {
+			return fmt.Errorf("router: %s: %w", daemon, err)
+		}
+		// FRR keeps a crash-log directory named after the PID it had
+		// before daemonizing; it removes it on a clean exit only.
+		tmp := filepath.Join(frrTmpDir, daemon+"."+strconv.Itoa(start.Process.Pid))
+		pr := &Proc{Name: "frr/" + daemon, Host: "router", Order: 60, PID: pid, Start: st.Start,
+			Log: filepath.Join(d, daemon+".log"), Files: []string{tmp}}
+		if err := updateState(s.Dir, func(st *State) error { st.Procs[pr.Name] = pr; return nil }); err != nil {
+			return err
+		}
+		s.Procs[pr.Name] = pr
+	}
+	return waitVtysh(ctx, s.Dir)
+}
+
+// frrUser is the uid and gid of Debian's frr user.
+func frrUser() (int, int, error) {
+	u, err := user.Lookup("frr")
+	if err != nil {
+		return 0, 0, fmt.Errorf("router: the frr user is missing (install Debian's frr package): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+func waitPIDFile(ctx context.Context, path string) (int, procStat, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				if st, err := readProcStat(pid); err == nil {
+					return pid, st, nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, procStat{}, fmt.Errorf("no live pid in %s after 10 s", path)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, procStat{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// vtyshCommand runs vtysh against the lab's FRR instance.
+func vtyshCommand(ctx context.Context, dir string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "vtysh", append([]string{"--vty_socket", routerDir(dir)}, args...)...)
+}
+
+func waitVtysh(ctx context.Context, dir string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := vtyshCommand(ctx, dir, "-c", "show bgp summary").CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("router: vtysh not answering after 15 s: %w: %s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,180 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Status is `ironlb lab status -o json`: the lab as a test or a script
+// needs it.
+type Status struct {
+	Dir        string   `json:"dir"`
+	Prefix     string   `json:"prefix"`
+	IPFamily   IPFamily `json:"ipFamily"`
+	Kubeconfig string   `json:"kubeconfig"`
+	APIServer  string   `json:"apiServer"`
+	// Router is the FRR router; NodeASN is the AS it expects nodes in.
+	Router  RouterStatus `json:"router"`
+	NodeASN int          `json:"nodeASN"`
+	Hosts   []HostStatus `json:"hosts"`
+	// Controller and Speakers tell whether the lab runs them (and they
+	// are running now).
+	Controller bool         `json:"controller"`
+	Speakers   bool         `json:"speakers"`
+	Processes  []ProcStatus `json:"processes"`
+}
+
+// RouterStatus describes the FRR router.
+type RouterStatus struct {
+	Host      string `json:"host"`
+	ASN       int    `json:"asn"`
+	RouterID  string `json:"routerID"`
+	VtySocket string `json:"vtySocketDir"`
+}
+
+// HostStatus is one host namespace.
+type HostStatus struct {
+	Name      string `json:"name"`
+	Role      Role   `json:"role"`
+	Namespace string `json:"namespace"`
+	Interface string `json:"interface"`
+	MAC       string `json:"mac"`
+	// Addresses are the host's LAN addresses with prefix length.
+	Addresses []string `json:"addresses"`
+	// LinkUp is false while the host is cut off (`lab node fail`).
+	LinkUp   bool     `json:"linkUp"`
+	PodCIDRs []string `json:"podCIDRs,omitempty"`
+}
+
+// ProcStatus is one process of the lab.
+type ProcStatus struct {
+	Name     string `json:"name"`
+	Host     string `json:"host,omitempty"`
+	PID      int    `json:"pid"`
+	Running  bool   `json:"running"`
+	Held     bool   `json:"held,omitempty"`
+	Restarts int    `json:"restarts"`
+	Log      string `json:"log"`
+}
+
+// GetStatus reads the lab's state and inspects its namespaces.
+func GetStatus(ctx context.Context, dir string) (*Status, error) {
+	s, err := LoadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Plan()
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{
+		Dir: s.Dir, Prefix: s.Prefix, IPFamily: s.IPFamily, Kubeconfig: s.Kubeconfig(), APIServer: s.apiServerURL(),
+		Router:  RouterStatus{Host: p.Router.Name, ASN: RouterASN, RouterID: p.Router.IPv4.String(), VtySocket: routerDir(s.Dir)},
+		NodeASN: NodeASN,
+	}
+	lanLinks, _ := ipLinks(ctx, p.Namespace(lanNamespace), "link")
+	for _, h := range p.Hosts() {
+		hs := HostStatus{Name: h.Name, Role: h.Role, Namespace: p.Namespace(h.Name), Interface: hostInterface}
+		if h.Role == RoleNode {
+			for _, c := range p.PodCIDRs(h) {
+				hs.PodCIDRs = append(hs.PodCIDRs, c.String())
+			}
+		}
+		links, err := ipLinks(ctx, hs.Namespace, "addr", "show", "dev", hostInterface)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			hs.MAC = l.Address
+			hs.Addresses = lanAddresses(l)
+		}
+		for _, l := range lanLinks {
+			if l.IfName == bridgePort(h.Name) {
+				hs.LinkUp = slices.Contains(l.Flags, "UP")
+			}
+		}
+		st.Hosts = append(st.Hosts, hs)
+	}
+	allSpeakers := s.Speakers
+	for _, pr := range s.SortedProcs() {
+		ps := ProcStatus{Name: pr.Name, Host: pr.Host, PID: pr.PID, Running: pr.Alive(), Held: pr.Held,
+			Restarts: pr.Restarts, Log: pr.Log}
+		if pr.Name == "controller" {
+			st.Controller = ps.Running
+		}
+		if strings.HasPrefix(pr.Name, "speaker/") && !ps.Running {
+			allSpeakers = false
+		}
+		st.Processes = append(st.Processes, ps)
+	}
+	st.Speakers = allSpeakers
+	slices.SortFunc(st.Processes, func(a, b ProcStatus) int { return strings.Compare(a.Name, b.Name) })
+	return st, nil
+}
+
+// lanAddresses are l's addresses inside the LAN prefixes (pod addresses
+// and link-local ones are left out).
+func lanAddresses(l ipLink) []string {
+	var out []string
+	for _, ai := range l.AddrInfo {
+		a, err := netip.ParseAddr(ai.Local)
+		if err != nil {
+			continue
+		}
+		for _, lan := range LANPrefixes() {
+			if lan.Contains(a) {
+				out = append(out, netip.PrefixFrom(a, ai.PrefixLen).String())
+			}
+		}
+	}
+	return out
+}
+
+// ipLinks runs `ip -j -n ns ARGS` and decodes the links.
+func ipLinks(ctx context.Context, ns string, args ...string) ([]ipLink, error) {
+	out, err := run(ctx, "ip", append([]string{"-j", "-n", ns}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	var links []ipLink
+	if err := json.Unmarshal([]byte(out), &links); err != nil {
+		return nil, fmt.Errorf("parsing `ip -j -n %s %s`: %w", ns, strings.Join(args, " "), err)
+	}
+	return links, nil
+}
+
+// WriteText prints the status for people.
+func (st *Status) WriteText(w io.Writer) error {
+	_, _ = fmt.Fprintf(w, "lab %s (namespaces %s*), %s stack\n", st.Dir, st.Prefix, st.IPFamily)
+	_, _ = fmt.Fprintf(w, "kubeconfig %s (API server %s)\n", st.Kubeconfig, st.APIServer)
+	_, _ = fmt.Fprintf(w, "router AS %d (router ID %s); nodes peer as AS %d\n\n", st.Router.ASN, st.Router.RouterID, st.NodeASN)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	_, _ = fmt.Fprintln(tw, "HOST\tROLE\tLINK\tMAC\tADDRESSES\tPOD CIDRS")
+	for _, h := range st.Hosts {
+		link := "up"
+		if !h.LinkUp {
+			link = "DOWN"
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, link, h.MAC,
+			strings.Join(h.Addresses, ","), strings.Join(h.PodCIDRs, ","))
+	}
+	_, _ = fmt.Fprintln(tw)
+	_, _ = fmt.Fprintln(tw, "PROCESS\tPID\tSTATE\tRESTARTS\tLOG")
+	for _, p := range st.Processes {
+		state := "running"
+		switch {
+		case p.Held:
+			state = "held down"
+		case !p.Running:
+			state = "NOT RUNNING"
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", p.Name, p.PID, state, p.Restarts, p.Log)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,87 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ironlb/ironlb/internal/lab"
+)
+
+// testNodeFailRecover cuts node2 off and brings it back.
+func testNodeFailRecover(t *testing.T, w *workload) {
+	ctx := context.Background()
+	cs := clientset(t)
+	node2 := netip.AddrPortFrom(nodeAddrs(t, cs, "node2")[0], uint16(w.nodePort)).String()
+	node1 := netip.AddrPortFrom(nodeAddrs(t, cs, "node1")[0], uint16(w.nodePort)).String()
+
+	ironlb(t, "node", "fail", "node2")
+	t.Cleanup(func() { _, _ = ironlbErr("node", "recover", "node2") })
+	if linkUp(t, "node2") {
+		t.Error("status shows node2's link up after `node fail`")
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := httpGetFrom(short, "client", node2); err == nil {
+		t.Errorf("node2 (%s) still answers after `node fail`", node2)
+	}
+	eventually(t, 30*time.Second, "node1 answers while node2 is down", func() error {
+		return answersFromPod(ctx, w, "client", node1)
+	})
+
+	ironlb(t, "node", "recover", "node2")
+	if !linkUp(t, "node2") {
+		t.Error("status shows node2's link down after `node recover`")
+	}
+	eventually(t, 30*time.Second, "node2 answers after `node recover`", func() error {
+		return answersFromPod(ctx, w, "client", node2)
+	})
+}
+
+func linkUp(t *testing.T, host string) bool {
+	t.Helper()
+	for _, h := range status(t).Hosts {
+		if h.Name == host {
+			return h.LinkUp
+		}
+	}
+	t.Fatalf("no host %s in the status", host)
+	return false
+}
+
+// testSupervisor kills node1's kube-proxy and expects the supervisor to
+// start a new one, which programs the node again.
+func testSupervisor(t *testing.T, w *workload) {
+	ctx := context.Background()
+	s, err := lab.LoadState(e2e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := s.Procs["kube-proxy/node1"]
+	if kp == nil || !kp.Alive() {
+		t.Fatalf("kube-proxy/node1 is not running: %+v", kp)
+	}
+	if err := syscall.Kill(kp.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "a new kube-proxy/node1", func() error {
+		s, err := lab.LoadState(e2e.dir)
+		if err != nil {
+			return err
+		}
+		n := s.Procs["kube-proxy/node1"]
+		if n.PID == kp.PID || !n.Alive() || n.Restarts <= kp.Restarts {
+			return errors.New("not restarted yet")
+		}
+		return nil
+	})
+	node1 := netip.AddrPortFrom(nodeAddrs(t, clientset(t), "node1")[0], uint16(w.nodePort)).String()
+	eventually(t, 30*time.Second, "node1 answers after the kube-proxy restart", func() error {
+		return answersFromPod(ctx, w, "client", node1)
+	})
+}
