@@ -34,16 +34,7 @@ func TestControllerFlagDefaults(t *testing.T) {
 		"kube-api-burst":            "400",
 		"kubeconfig":                "",
 	}
-	for name, def := range want {
-		f := cmd.Flags().Lookup(name)
-		if f == nil {
-			t.Errorf("no --%s flag", name)
-			continue
-		}
-		if f.DefValue != def {
-			t.Errorf("--%s defaults to %q, want %q", name, f.DefValue, def)
-		}
-	}
+	checkFlagDefaults(t, cmd, want)
 }
 
 func TestControllerBadKubeconfig(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // commandArgsEnv carries the arguments of a command's child process (see
@@ -84,6 +86,22 @@ func TestCommandProcess(t *testing.T) {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		t.Fatalf("ironlb %s: %v", args, err)
+	}
+}
+
+// checkFlagDefaults fails the test for every flag of want that cmd lacks
+// or whose default differs.
+func checkFlagDefaults(t *testing.T, cmd *cobra.Command, want map[string]string) {
+	t.Helper()
+	for name, def := range want {
+		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			t.Errorf("no --%s flag", name)
+			continue
+		}
+		if f.DefValue != def {
+			t.Errorf("--%s defaults to %q, want %q", name, f.DefValue, def)
+		}
 	}
 }
 

@@ -33,16 +33,7 @@ func TestSpeakerFlagDefaults(t *testing.T) {
 		"kube-api-qps":              "50",
 		"kube-api-burst":            "100",
 	}
-	for name, def := range want {
-		f := cmd.Flags().Lookup(name)
-		if f == nil {
-			t.Errorf("no --%s flag", name)
-			continue
-		}
-		if f.DefValue != def {
-			t.Errorf("--%s defaults to %q, want %q", name, f.DefValue, def)
-		}
-	}
+	checkFlagDefaults(t, cmd, want)
 }
 
 func TestSpeakerNeedsNodeName(t *testing.T) {
