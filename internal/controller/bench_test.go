@@ -106,7 +106,7 @@ func TestBench1000Services(t *testing.T) {
 
 // result is one row of the benchmark table.
 type result struct {
-	name                         string
+	name                                string
 	create, first, p50, p99, max, total time.Duration
 }
 
