@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestLab runs the lab's end-to-end checks in order on one lab: a workload
-// served through NodePorts, node failure and recovery, supervision, and,
-// on a lab of this run's own, recovery from a killed lab and a clean
-// `lab down`.
+// TestLab runs the lab's own end-to-end checks in order: a workload served
+// through NodePorts, node failure and recovery, supervision. Feature suites
+// (Layer 2, BGP, install) are Test functions of their own files, and the
+// destructive lifecycle checks run last (zz_lifecycle_test.go).
 func TestLab(t *testing.T) {
 	requireLab(t)
 	w, cleanup := newWorkload()
@@ -19,10 +19,4 @@ func TestLab(t *testing.T) {
 	}
 	t.Run("node fail and recover", func(t *testing.T) { testNodeFailRecover(t, w) })
 	t.Run("supervisor restarts kube-proxy", func(t *testing.T) { testSupervisor(t, w) })
-	if !e2e.owned {
-		t.Log("reusing a running lab: skipping the destructive lifecycle checks")
-		return
-	}
-	t.Run("up recovers from a killed lab", testRecoverKilledLab)
-	t.Run("down leaves nothing behind", testDown)
 }
