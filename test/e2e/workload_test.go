@@ -85,19 +85,23 @@ func testWorkload(t *testing.T, w *workload) {
 		}
 	}
 
-	// kube-proxy spreads connections over both pods.
+	// kube-proxy spreads connections over both pods (once it has programmed
+	// both endpoints, which may lag the EndpointSlice by a moment).
 	first := nodeAddrs(t, cs, "node1")[0]
 	seen := map[string]bool{}
-	for i := 0; i < 40 && len(seen) < workloadReplicas; i++ {
-		body, err := httpGetFrom(ctx, "client", netip.AddrPortFrom(first, uint16(w.nodePort)).String())
-		if err != nil {
-			t.Fatal(err)
+	eventually(t, 30*time.Second, "requests spread over every pod", func() error {
+		for i := 0; i < 20 && len(seen) < workloadReplicas; i++ {
+			body, err := httpGetFrom(ctx, "client", netip.AddrPortFrom(first, uint16(w.nodePort)).String())
+			if err != nil {
+				return err
+			}
+			seen[field(body, "pod")] = true
 		}
-		seen[field(body, "pod")] = true
-	}
-	if len(seen) != workloadReplicas {
-		t.Errorf("40 requests reached pods %v, want all %d", seen, workloadReplicas)
-	}
+		if len(seen) != workloadReplicas {
+			return fmt.Errorf("requests reached pods %v, want all %d", seen, workloadReplicas)
+		}
+		return nil
+	})
 }
 
 // newWorkload names a workload; the caller deletes its namespace when done
