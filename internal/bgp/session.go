@@ -127,6 +127,11 @@ func apiPeer(p Peer) *api.Peer {
 	}
 	if p.GracefulRestart {
 		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: 120}
+		// Without a per-family flag the capability lists no family, and
+		// routers keep none of our routes across a restart.
+		for _, af := range ap.AfiSafis {
+			af.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+		}
 	}
 	return ap
 }

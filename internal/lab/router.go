@@ -22,7 +22,8 @@ const (
 )
 
 // frrDaemons start in this order: zebra owns the kernel routes and the
-// zserv socket the others connect to; bfdd is there for BFD tests.
+// zserv socket the others connect to; bfdd runs BFD with every node that
+// asks for it (a node without a BFD profile keeps its session without BFD).
 var frrDaemons = []string{"zebra", "bfdd", "bgpd"}
 
 // routerDir is the FRR instance's directory: configs, vty sockets, pid
@@ -74,6 +75,7 @@ router bgp {{.RouterASN}}
  bgp listen limit 200
  neighbor nodes peer-group
  neighbor nodes remote-as {{.NodeASN}}
+ neighbor nodes bfd
 {{- range .LANs}}
  bgp listen range {{.}} peer-group nodes
 {{- end}}

@@ -28,6 +28,7 @@ router bgp 64512
  bgp listen limit 200
  neighbor nodes peer-group
  neighbor nodes remote-as 64513
+ neighbor nodes bfd
  bgp listen range 10.200.0.0/24 peer-group nodes
  bgp listen range fd00:200::/64 peer-group nodes
  !

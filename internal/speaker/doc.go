@@ -1,6 +1,7 @@
-// Package speaker is the node side of ironlb's layer 2 mode: one speaker
-// per node decides, for every LoadBalancer Service address, which node
-// answers ARP/NDP for it, and answers when that node is its own.
+// Package speaker is the node side of ironlb: one speaker per node decides,
+// for every LoadBalancer Service address, which node answers ARP/NDP for it
+// (layer 2 mode), answering when that node is its own, and which routes
+// this node announces to which BGP peers (BGP mode).
 //
 // # Shape
 //
@@ -18,7 +19,19 @@
 //   - outputs: one layer2.Interface per interface the node answers on
 //     (opened when first needed, closed when unused), one ServiceL2Status
 //     per Service the node announces, an AnnouncingNodeChanged Event when
-//     the node takes a Service over, and the ironlb_layer2_* metrics.
+//     the node takes a Service over, and the ironlb_layer2_* metrics;
+//   - BGP outputs (decide.DecideBGP): one bgp.Speaker per process, given
+//     the whole set of peers and routes on every recomputation (it applies
+//     only the difference); one ServiceBGPStatus per Service this node
+//     announces over BGP, naming the peers; BGPSessionUp / BGPSessionDown
+//     Events on the Node when a session enters or leaves Established;
+//     InvalidBGPCommunities on a Service whose ironlb.io/bgp-communities
+//     annotation has entries that were skipped (once per value); and the
+//     ironlb_bgp_* and ironlb_bfd_* metrics. BGPPeers with spec.interface
+//     (unnumbered) or dynamicASN external are not run (a warning is
+//     logged). Routes of the family other than a session's go to it only
+//     with dualStackAddressFamily, with the Node's InternalIP of that
+//     family as next hop.
 //
 // Every change of an input (filtered to what can matter) and every
 // membership change wakes one recomputation of everything; bursts of events
@@ -35,6 +48,13 @@
 // addresses over at once and announce them — then stops answering, deletes
 // its ServiceL2Statuses and removes its annotation (so, with the Node
 // readiness fallback too, a stopped speaker is not elected any more).
+//
+// BGP sessions end with the speaker too: those to peers without graceful
+// restart are closed, which withdraws their routes at once; those to peers
+// with enableGracefulRestart stay open until the process exits, so they
+// end without a NOTIFICATION and the router keeps the routes (stale) until
+// the speaker is back and announces again, or the restart time (120 s)
+// passes. ServiceBGPStatuses are deleted either way.
 //
 // /readyz succeeds once the first decision is applied and while every
 // responder is up.

@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/bgp"
 	"github.com/ironlb/ironlb/internal/layer2"
 )
 
@@ -107,12 +108,19 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		opts: opts, client: mgr.GetClient(), cache: mgr.GetCache(), live: mgr.GetAPIReader(),
 		log: log, counters: &layer2.Counters{}, scan: scanInterfaces,
 		trigger: make(chan struct{}, 1), statusTrigger: make(chan struct{}, 1), joinTrigger: make(chan struct{}, 1),
+		bgpStatusTrigger: make(chan struct{}, 1),
 	}
 	s.responders = layer2Responders(opts.inNetNS, s.counters, log)
+	recorder := mgr.GetEventRecorder(EventSource)
 	s.status = &statusWriter{
 		client: mgr.GetClient(), cache: mgr.GetCache(), node: opts.NodeName,
-		recorder: mgr.GetEventRecorder(EventSource), log: log,
+		recorder: recorder, log: log,
 	}
+	s.bgpStatus = &statusWriter{
+		client: mgr.GetClient(), cache: mgr.GetCache(), node: opts.NodeName,
+		recorder: recorder, log: log, kind: bgpKind,
+	}
+	s.bgp = newBGPAnnouncer(bgp.New(log.With("component", "bgp")), opts.NodeName, recorder, log)
 	reg := opts.Registry
 	if reg == nil {
 		reg = ctrlmetrics.Registry
@@ -120,6 +128,9 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	col := newLayer2Collector(s.counters, s.responders.counts, func() int { return int(s.memberN.Load()) })
 	if err := reg.Register(col); err != nil {
 		return nil, fmt.Errorf("registering the layer 2 metrics: %w", err)
+	}
+	if err := reg.Register(newBGPCollector(s.bgp.metrics)); err != nil {
+		return nil, fmt.Errorf("registering the BGP metrics: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("speaker", func(*http.Request) error { return s.Ready() }); err != nil {
 		return nil, fmt.Errorf("adding the readiness check: %w", err)

@@ -3,9 +3,10 @@ package speaker
 // The permissions the speaker needs; `make generate` turns these markers
 // into config/rbac/speaker/role.yaml. Cluster-wide: Nodes (read, and patch
 // its own subnets annotation), Services and EndpointSlices (read),
-// ServiceL2Statuses (write, in the Services' namespaces), Events. In the
-// ironlb namespace only: the configuration CRs, Secrets (BGP passwords and
-// the memberlist Secret) and the legacy ConfigMap. A legacy ConfigMap in
+// ServiceL2Statuses and ServiceBGPStatuses (write, in the Services'
+// namespaces), Events. In the ironlb namespace only: the configuration
+// CRs, Secrets (BGP passwords and the memberlist Secret) and the legacy
+// ConfigMap. A legacy ConfigMap in
 // another namespace (--config-map) needs a Role there too.
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
@@ -13,6 +14,8 @@ package speaker
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ironlb.io,resources=servicel2statuses,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=ironlb.io,resources=servicel2statuses/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ironlb.io,resources=servicebgpstatuses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=ironlb.io,resources=servicebgpstatuses/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -29,8 +29,8 @@ const (
 	leaveTimeout   = 2 * time.Second
 )
 
-// Speaker is the layer 2 speaker of one node. Setup creates it and adds it
-// to a manager, which runs it (Start) once the caches are up.
+// Speaker is the speaker of one node, layer 2 and BGP. Setup creates it
+// and adds it to a manager, which runs it (Start) once the caches are up.
 type Speaker struct {
 	opts   Options
 	client client.Client // writes; reads go to the cache
@@ -41,6 +41,8 @@ type Speaker struct {
 	counters   *layer2.Counters
 	responders *responders
 	status     *statusWriter
+	bgp        *bgpAnnouncer
+	bgpStatus  *statusWriter // ServiceBGPStatuses
 	// scan lists the node's interfaces (in the node's network namespace).
 	scan func() ([]decide.Interface, error)
 
@@ -49,6 +51,8 @@ type Speaker struct {
 	statusTrigger chan struct{} // write ServiceL2Statuses
 	joinTrigger   chan struct{} // join speakers not yet members
 	configDirty   atomic.Bool   // the configuration must be rebuilt
+	// bgpStatusTrigger (buffered by one too): write ServiceBGPStatuses.
+	bgpStatusTrigger chan struct{}
 
 	// Set once in Start, before the loops run.
 	members  membership.Members
@@ -112,6 +116,10 @@ func (s *Speaker) Start(ctx context.Context) error {
 		s.stopMembership()
 		return err
 	}
+	if err := s.bgpStatus.adopt(ctx, s.live); err != nil {
+		s.stopMembership()
+		return err
+	}
 
 	var wg sync.WaitGroup
 	loopCtx, cancel := context.WithCancel(ctx)
@@ -120,10 +128,13 @@ func (s *Speaker) Start(ctx context.Context) error {
 		wg.Go(func() { s.joinLoop(loopCtx) })
 	}
 	wg.Go(func() { s.scanLoop(loopCtx) })
-	wg.Go(func() { s.statusLoop(loopCtx) })
+	wg.Go(func() { s.statusLoop(loopCtx, s.status, s.statusTrigger) })
+	wg.Go(func() { s.statusLoop(loopCtx, s.bgpStatus, s.bgpStatusTrigger) })
+	wg.Go(func() { s.bgp.run(loopCtx) })
 	s.configDirty.Store(true)
 	s.loop(loopCtx)
 	s.handOver()
+	s.bgp.stop(s.opts.crashOnStop)
 	cancel()
 	wg.Wait()
 	s.cleanUp()
@@ -165,23 +176,23 @@ func (s *Speaker) loop(ctx context.Context) {
 	}
 }
 
-// statusLoop writes ServiceL2Statuses whenever the target changes,
-// retrying failures.
-func (s *Speaker) statusLoop(ctx context.Context) {
+// statusLoop writes the objects of w whenever the target changes (a kick
+// on trigger), retrying failures.
+func (s *Speaker) statusLoop(ctx context.Context, w *statusWriter, trigger chan struct{}) {
 	backoff := retryMin
 	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.statusTrigger:
+		case <-trigger:
 		case <-retry:
 		}
-		if err := s.status.write(ctx); err != nil {
+		if err := w.write(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn("writing ServiceL2Statuses failed; retrying", "error", err, "retryIn", backoff)
+			s.log.Warn("writing "+w.k().name+"es failed; retrying", "error", err, "retryIn", backoff)
 			retry = time.After(backoff)
 			backoff = min(2*backoff, retryMax)
 			continue
@@ -249,6 +260,9 @@ func (s *Speaker) cleanUp() {
 	defer cancel()
 	if err := s.status.deleteAll(ctx); err != nil {
 		s.log.Warn("removing this node's ServiceL2Statuses", "error", err)
+	}
+	if err := s.bgpStatus.deleteAll(ctx); err != nil {
+		s.log.Warn("removing this node's ServiceBGPStatuses", "error", err)
 	}
 	if err := s.unpublishInterfaces(ctx); err != nil {
 		s.log.Warn("removing the subnets annotation", "error", err)

@@ -36,7 +36,10 @@ type wantStatus struct {
 	namespace, name string
 	uid             types.UID
 	ips             []netip.Addr
-	interfaces      []string
+	// details are the status list of the kind: the interfaces answered on
+	// (ServiceL2Status) or the peers announced to (ServiceBGPStatus),
+	// sorted.
+	details []string
 }
 
 // statusTarget is the state the status writer works towards.
@@ -45,11 +48,57 @@ type statusTarget struct {
 	services map[string]wantStatus
 	// members are the live speakers: objects of other nodes that are not
 	// members are left over from a crash, and the node now announcing
-	// removes them.
+	// removes them (exclusive kinds only).
 	members map[string]bool
 }
 
-// statusWriter keeps one ServiceL2Status per Service this node announces,
+// statusKind is what differs between the status kinds one statusWriter
+// may write: ServiceL2Status (one node per Service, the default) and
+// ServiceBGPStatus (every announcing node).
+type statusKind struct {
+	// name is the kind, for messages; prefix starts object names.
+	name, prefix string
+	// list lists objects of the kind.
+	list func(ctx context.Context, r client.Reader, opts ...client.ListOption) ([]client.Object, error)
+	// newObject returns an empty object of the kind.
+	newObject func() client.Object
+	// details reads the status list of an object; setStatus writes the
+	// whole status of an object.
+	details   func(client.Object) []string
+	setStatus func(obj client.Object, node string, s wantStatus)
+	// exclusive kinds have one announcing node per Service: the writer
+	// records ReasonAnnouncingNodeChanged when this node takes a Service
+	// over, and deletes the objects of nodes that are no members.
+	exclusive bool
+}
+
+// l2Kind writes ServiceL2Statuses.
+var l2Kind = &statusKind{
+	name: "ServiceL2Status", prefix: "l2-", exclusive: true,
+	list: func(ctx context.Context, r client.Reader, opts ...client.ListOption) ([]client.Object, error) {
+		var l v1beta1.ServiceL2StatusList
+		if err := r.List(ctx, &l, opts...); err != nil {
+			return nil, err
+		}
+		out := make([]client.Object, len(l.Items))
+		for i := range l.Items {
+			out[i] = &l.Items[i]
+		}
+		return out, nil
+	},
+	newObject: func() client.Object { return &v1beta1.ServiceL2Status{} },
+	details:   func(o client.Object) []string { return interfaceNames(o.(*v1beta1.ServiceL2Status).Status.Interfaces) },
+	setStatus: func(o client.Object, node string, s wantStatus) {
+		st := v1beta1.L2AnnouncementStatus{Node: node, ServiceName: s.name, ServiceNamespace: s.namespace}
+		for _, ifc := range s.details {
+			st.Interfaces = append(st.Interfaces, v1beta1.InterfaceInfo{Name: ifc})
+		}
+		o.(*v1beta1.ServiceL2Status).Status = st
+	},
+}
+
+// statusWriter keeps one ServiceL2Status (or, with bgpKind, one
+// ServiceBGPStatus) per Service this node announces,
 // named statusName(Service UID, node), labelled with the node and the
 // Service, owned by the Service (so the garbage collector removes it with
 // the Service). It deletes them when the node stops announcing and
@@ -62,6 +111,8 @@ type statusWriter struct {
 	node     string
 	recorder events.EventRecorder
 	log      *slog.Logger
+	// kind is what the writer writes; nil means l2Kind.
+	kind *statusKind
 
 	// target is the latest state to reach; nil before the first sync.
 	target atomic.Pointer[statusTarget]
@@ -72,44 +123,55 @@ type statusWriter struct {
 
 	mu sync.Mutex // serializes write and deleteAll; guards the fields below
 	// mine are the objects this node wrote (or found at start), by name,
-	// with the interfaces in their status.
+	// with the details in their status.
 	mine map[string]ownStatus
 	// announcing are the Service keys this node announces, to record the
 	// change Event once per takeover.
 	announcing map[string]bool
 }
 
-// ownStatus is one ServiceL2Status this node wrote.
+// ownStatus is one object this node wrote.
 type ownStatus struct {
 	serviceKey string
-	interfaces []string
+	details    []string
+}
+
+// k returns the writer's kind.
+func (w *statusWriter) k() *statusKind {
+	if w.kind == nil {
+		return l2Kind
+	}
+	return w.kind
 }
 
 // statusName is the name of the ServiceL2Status of a Service on a node:
 // "l2-" and 16 hex digits of SHA-256(uid "/" node), stable across restarts
 // and distinct per node, so two nodes never contend for one object while
 // an announcement moves.
-func statusName(uid types.UID, node string) string {
+func statusName(uid types.UID, node string) string { return kindStatusName(l2Kind, uid, node) }
+
+// kindStatusName is statusName with the kind's prefix.
+func kindStatusName(k *statusKind, uid types.UID, node string) string {
 	sum := sha256.Sum256([]byte(string(uid) + "/" + node))
-	return "l2-" + hex.EncodeToString(sum[:8])
+	return k.prefix + hex.EncodeToString(sum[:8])
 }
 
 // adopt records the objects this node already has (from a previous run),
 // read from the API server, so a restart records no Event and rewrites
 // nothing that is still right.
 func (w *statusWriter) adopt(ctx context.Context, live client.Reader) error {
-	var list v1beta1.ServiceL2StatusList
-	if err := live.List(ctx, &list, client.MatchingLabels{v1beta1.LabelStatusNode: w.node}); err != nil {
-		return fmt.Errorf("listing the ServiceL2Statuses of node %s: %w", w.node, err)
+	k := w.k()
+	list, err := k.list(ctx, live, client.MatchingLabels{v1beta1.LabelStatusNode: w.node})
+	if err != nil {
+		return fmt.Errorf("listing the %ses of node %s: %w", k.name, w.node, err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.mine = map[string]ownStatus{}
 	w.announcing = map[string]bool{}
-	for i := range list.Items {
-		o := &list.Items[i]
-		key := serviceKey(o.Namespace, o.Labels[v1beta1.LabelStatusServiceName])
-		w.mine[o.Namespace+"/"+o.Name] = ownStatus{serviceKey: key, interfaces: interfaceNames(o.Status.Interfaces)}
+	for _, o := range list {
+		key := serviceKey(o.GetNamespace(), o.GetLabels()[v1beta1.LabelStatusServiceName])
+		w.mine[o.GetNamespace()+"/"+o.GetName()] = ownStatus{serviceKey: key, details: k.details(o)}
 		w.announcing[key] = true
 	}
 	return nil
@@ -141,16 +203,18 @@ func (w *statusWriter) write(ctx context.Context) error {
 	if target == nil {
 		return nil
 	}
-	var all v1beta1.ServiceL2StatusList
-	if err := w.cache.List(ctx, &all); err != nil {
-		return fmt.Errorf("listing ServiceL2Statuses: %w", err)
-	}
-	others := map[string][]*v1beta1.ServiceL2Status{} // by Service key
-	for i := range all.Items {
-		o := &all.Items[i]
-		if n := o.Labels[v1beta1.LabelStatusNode]; n != "" && n != w.node {
-			key := serviceKey(o.Namespace, o.Labels[v1beta1.LabelStatusServiceName])
-			others[key] = append(others[key], o)
+	k := w.k()
+	others := map[string][]client.Object{} // by Service key
+	if k.exclusive {
+		all, err := k.list(ctx, w.cache)
+		if err != nil {
+			return fmt.Errorf("listing %ses: %w", k.name, err)
+		}
+		for _, o := range all {
+			if n := o.GetLabels()[v1beta1.LabelStatusNode]; n != "" && n != w.node {
+				key := serviceKey(o.GetNamespace(), o.GetLabels()[v1beta1.LabelStatusServiceName])
+				others[key] = append(others[key], o)
+			}
 		}
 	}
 
@@ -163,7 +227,7 @@ func (w *statusWriter) write(ctx context.Context) error {
 	slices.Sort(keys)
 	for _, key := range keys {
 		s := target.services[key]
-		id := s.namespace + "/" + statusName(s.uid, w.node)
+		id := s.namespace + "/" + kindStatusName(k, s.uid, w.node)
 		wanted[id] = true
 		if err := w.ensure(ctx, id, key, s, others[key]); err != nil {
 			errs = append(errs, err)
@@ -171,8 +235,8 @@ func (w *statusWriter) write(ctx context.Context) error {
 		}
 		// Objects left by nodes that crashed while announcing.
 		for _, o := range others[key] {
-			if n := o.Labels[v1beta1.LabelStatusNode]; !target.members[n] {
-				if err := w.delete(ctx, o.Namespace, o.Name); err != nil {
+			if n := o.GetLabels()[v1beta1.LabelStatusNode]; !target.members[n] {
+				if err := w.delete(ctx, o.GetNamespace(), o.GetName()); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -197,49 +261,49 @@ func (w *statusWriter) write(ctx context.Context) error {
 
 // ensure creates or updates the object id ("namespace/name") for one
 // Service, and records the Event when this node starts announcing it.
-func (w *statusWriter) ensure(ctx context.Context, id, key string, s wantStatus, others []*v1beta1.ServiceL2Status) error {
-	if cur, ok := w.mine[id]; ok && slices.Equal(cur.interfaces, s.interfaces) {
+func (w *statusWriter) ensure(ctx context.Context, id, key string, s wantStatus, others []client.Object) error {
+	if cur, ok := w.mine[id]; ok && slices.Equal(cur.details, s.details) {
 		return nil
 	}
+	k := w.k()
 	ns, name, _ := strings.Cut(id, "/")
-	obj := &v1beta1.ServiceL2Status{ObjectMeta: metav1.ObjectMeta{
-		Namespace: ns, Name: name,
-		Labels: map[string]string{
-			v1beta1.LabelStatusNode:             w.node,
-			v1beta1.LabelStatusServiceName:      s.name,
-			v1beta1.LabelStatusServiceNamespace: s.namespace,
-		},
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: s.name, UID: s.uid}},
-	}}
+	obj := k.newObject()
+	obj.SetNamespace(ns)
+	obj.SetName(name)
+	obj.SetLabels(map[string]string{
+		v1beta1.LabelStatusNode:             w.node,
+		v1beta1.LabelStatusServiceName:      s.name,
+		v1beta1.LabelStatusServiceNamespace: s.namespace,
+	})
+	obj.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: s.name, UID: s.uid}})
 	err := w.client.Create(ctx, obj)
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		if err := w.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return fmt.Errorf("reading ServiceL2Status %s: %w", id, err)
+			return fmt.Errorf("reading %s %s: %w", k.name, id, err)
 		}
 	case err != nil:
-		return fmt.Errorf("creating ServiceL2Status %s for Service %s: %w", id, key, err)
+		return fmt.Errorf("creating %s %s for Service %s: %w", k.name, id, key, err)
 	}
-	obj.Status = v1beta1.L2AnnouncementStatus{Node: w.node, ServiceName: s.name, ServiceNamespace: s.namespace}
-	for _, ifc := range s.interfaces {
-		obj.Status.Interfaces = append(obj.Status.Interfaces, v1beta1.InterfaceInfo{Name: ifc})
-	}
+	k.setStatus(obj, w.node, s)
 	if err := w.client.Status().Update(ctx, obj); err != nil {
-		return fmt.Errorf("writing the status of ServiceL2Status %s: %w", id, err)
+		return fmt.Errorf("writing the status of %s %s: %w", k.name, id, err)
 	}
-	w.mine[id] = ownStatus{serviceKey: key, interfaces: slices.Clone(s.interfaces)}
+	w.mine[id] = ownStatus{serviceKey: key, details: slices.Clone(s.details)}
 	if !w.announcing[key] {
 		w.announcing[key] = true
-		w.recordTakeover(s, others)
+		if k.exclusive {
+			w.recordTakeover(s, others)
+		}
 	}
 	return nil
 }
 
 // recordTakeover records ReasonAnnouncingNodeChanged on the Service.
-func (w *statusWriter) recordTakeover(s wantStatus, others []*v1beta1.ServiceL2Status) {
+func (w *statusWriter) recordTakeover(s wantStatus, others []client.Object) {
 	var before []string
 	for _, o := range others {
-		before = append(before, o.Labels[v1beta1.LabelStatusNode])
+		before = append(before, o.GetLabels()[v1beta1.LabelStatusNode])
 	}
 	slices.Sort(before)
 	was := "no node"
@@ -248,16 +312,19 @@ func (w *statusWriter) recordTakeover(s wantStatus, others []*v1beta1.ServiceL2S
 	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: s.namespace, Name: s.name, UID: s.uid}}
 	w.recorder.Eventf(svc, nil, corev1.EventTypeNormal, ReasonAnnouncingNodeChanged, actionAnnounce,
-		"node %s answers ARP/NDP for %s on %s (before: %s)", w.node, addrList(s.ips), strings.Join(s.interfaces, ", "), was)
+		"node %s answers ARP/NDP for %s on %s (before: %s)", w.node, addrList(s.ips), strings.Join(s.details, ", "), was)
 	w.log.Info("announcing a Service", "service", s.namespace+"/"+s.name, "ips", addrList(s.ips),
-		"interfaces", s.interfaces, "before", was)
+		"interfaces", s.details, "before", was)
 }
 
-// delete removes one ServiceL2Status; a missing one is no error.
+// delete removes one object; a missing one is no error.
 func (w *statusWriter) delete(ctx context.Context, ns, name string) error {
-	obj := &v1beta1.ServiceL2Status{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	k := w.k()
+	obj := k.newObject()
+	obj.SetNamespace(ns)
+	obj.SetName(name)
 	if err := w.client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting ServiceL2Status %s/%s: %w", ns, name, err)
+		return fmt.Errorf("deleting %s %s/%s: %w", k.name, ns, name, err)
 	}
 	return nil
 }

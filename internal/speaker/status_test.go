@@ -68,10 +68,10 @@ func TestStatusWriter(t *testing.T) {
 		WithObjects(l2status("app", "crashed", "node9", "web"), l2status("app", "alive", "node2", "web")).Build()
 	w, rec := newTestWriter(t, c, "node1")
 
-	web := wantStatus{namespace: "app", name: "web", uid: types.UID("u-1"), ips: addrs("10.0.0.1"), interfaces: []string{"eth0"}}
+	web := wantStatus{namespace: "app", name: "web", uid: types.UID("u-1"), ips: addrs("10.0.0.1"), details: []string{"eth0"}}
 	target := func(ifaces ...string) *statusTarget {
 		s := web
-		s.interfaces = ifaces
+		s.details = ifaces
 		return &statusTarget{services: map[string]wantStatus{"app/web": s}, members: map[string]bool{"node1": true, "node2": true}}
 	}
 	w.setTarget(target("eth0"))

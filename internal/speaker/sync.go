@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -13,8 +14,8 @@ import (
 )
 
 // sync gathers the inputs from the cache, decides, and applies the result:
-// the layer 2 responders at once, the ServiceL2Statuses on their own
-// goroutine.
+// the layer 2 responders, then the BGP sessions and routes, at once; the
+// ServiceL2Statuses and ServiceBGPStatuses on their own goroutines.
 func (s *Speaker) sync(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -71,8 +72,9 @@ func (s *Speaker) sync(ctx context.Context) error {
 	s.logChanges(res)
 	s.status.setTarget(statusTargetOf(res, byKey, in.Members))
 	kick(s.statusTrigger)
+	bgpErr := s.syncBGP(ctx, nodes.Items, in.Services, byKey)
 	s.synced.Store(true)
-	return err
+	return errors.Join(err, bgpErr)
 }
 
 // statusTargetOf turns the decision into the ServiceL2Statuses to keep.
@@ -88,7 +90,7 @@ func statusTargetOf(res decide.Result, byKey map[string]*corev1.Service, members
 		}
 		t.services[key] = wantStatus{
 			namespace: svc.Namespace, name: svc.Name, uid: svc.UID,
-			ips: a.IPs, interfaces: a.Interfaces,
+			ips: a.IPs, details: a.Interfaces,
 		}
 	}
 	return t

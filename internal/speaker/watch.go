@@ -60,6 +60,14 @@ func (s *Speaker) watch(ctx context.Context) error {
 				}
 			},
 		}},
+		{&v1beta1.ServiceBGPStatus{}, toolscache.ResourceEventHandlerFuncs{
+			DeleteFunc: func(o any) {
+				if st, ok := unwrap(o).(*v1beta1.ServiceBGPStatus); ok && st.Labels[v1beta1.LabelStatusNode] == s.opts.NodeName {
+					s.bgpStatus.forget(st.Namespace, st.Name)
+					kick(s.bgpStatusTrigger)
+				}
+			},
+		}},
 	}
 	cfg := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    configChanged,

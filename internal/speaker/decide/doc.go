@@ -1,4 +1,4 @@
-// Package decide is the pure core of the layer 2 speaker: given the
+// Package decide is the pure core of the speaker. Decide is layer 2: given the
 // configuration, the Services and their addresses, the Nodes, where each
 // Service has ready endpoints and which speakers are alive, it says for
 // every Service address which node answers ARP/NDP for it and, on the node
@@ -39,4 +39,30 @@
 // removing the winner moves only the addresses it won, and many addresses
 // spread evenly over the candidates. The hash is part of the protocol between
 // speakers of different versions: it must never change.
+//
+// # BGP
+//
+// DecideBGP is the BGP counterpart, for the node running it only (there is
+// no election: every eligible node announces, and the router spreads the
+// traffic over them). Layer 2 and BGP are decided independently: an
+// address may be answered for by one node and routed to others.
+//
+//   - Sessions: the BGPPeers whose nodeSelectors select the node; none when
+//     the node carries node.kubernetes.io/exclude-from-external-load-balancers.
+//     A node whose NetworkUnavailable condition is True keeps its sessions
+//     but announces nothing.
+//   - Routes: for each Service address in an IPAddressPool, each
+//     BGPAdvertisement of that pool whose nodeSelectors select the node
+//     gives a route to its peers (spec.peers, or every peer of the node):
+//     the address masked to aggregationLength (IPv4) or aggregationLengthV6,
+//     with the advertisement's communities and, towards iBGP peers only, its
+//     localPref. A Service with externalTrafficPolicy Local is announced only
+//     by nodes with a ready endpoint of it.
+//   - The Service annotation ironlb.io/bgp-communities adds communities to
+//     the routes of the Service's addresses (standard, large:…, or alias
+//     names of Community objects); entries that do not parse are skipped
+//     and reported, the routes are announced without them.
+//   - Routes of one prefix towards one peer merge: the union of the
+//     communities and the highest localPref. Peers that end up with the same
+//     attributes share one route.
 package decide
