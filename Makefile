@@ -19,6 +19,10 @@ GOLANGCI_LINT  := $(GO) tool -modfile=hack/tools/go.mod golangci-lint
 build: ## Build bin/ironlb
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ironlb
 
+.PHONY: image
+image: ## OCI image tarball bin/ironlb-image.tar (linux/amd64 + linux/arm64), built without Docker
+	VERSION=$(VERSION) COMMIT=$(COMMIT) hack/image.sh
+
 .PHONY: generate
 generate: ## Regenerate deepcopy, CRD YAML and RBAC
 	hack/generate.sh

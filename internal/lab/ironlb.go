@@ -58,44 +58,69 @@ func flagArgs(accepted map[string]bool, pairs ...[2]string) []string {
 }
 
 // controllerProc runs the ironlb controller in the root namespace next to
-// the API server, with the arguments of the install manifests (leader
-// election on, health and metrics on loopback ports of their own). It is
-// nil when this ironlb has no working controller subcommand.
+// the API server, with the container arguments, environment and
+// ServiceAccount token of the install manifests (see install.go), plus the
+// lab's own: --kubeconfig, health and metrics on loopback ports of their
+// own, text logs. Without manifests it runs with the admin kubeconfig and
+// the manifests' usual flags. It is nil when this ironlb has no working
+// controller subcommand.
 func controllerProc(ctx context.Context, s *State) *Proc {
 	flags := subcommandFlags(ctx, s.Ironlb, "controller")
 	if !flags["kubeconfig"] {
 		return nil
 	}
-	args := append([]string{s.Ironlb, "controller"}, flagArgs(flags,
-		[2]string{"kubeconfig", s.Kubeconfig()},
+	base := append([]string{"controller"}, flagArgs(flags,
 		[2]string{"namespace", ironlbNamespace},
 		[2]string{"leader-elect", "true"},
+	)...)
+	kubeconfig, env := s.Kubeconfig(), []string(nil)
+	if c := loadInstallation(s.Dir).component("controller"); c != nil {
+		base, kubeconfig, env = c.Args, c.Kubeconfig, c.environ("")
+	}
+	args := setArgs(base, flags,
+		[2]string{"kubeconfig", kubeconfig},
 		[2]string{"health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(s.Ports.ControllerHealth)},
 		[2]string{"metrics-bind-address", "127.0.0.1:" + strconv.Itoa(s.Ports.ControllerMetrics)},
 		[2]string{"log-format", "text"},
-	)...)
-	return &Proc{Name: "controller", Order: 90, Supervised: true, Args: args}
+	)
+	return &Proc{Name: "controller", Order: 90, Supervised: true, Args: append([]string{s.Ironlb}, args...), Env: env}
 }
 
-// speakerProcs run one ironlb speaker per node namespace with --node-name,
-// or none when this ironlb's speaker subcommand does not take --node-name
-// yet.
+// speakerProcs run one ironlb speaker per node namespace, like the
+// speaker DaemonSet of the install manifests (its container arguments,
+// environment and ServiceAccount token; health and metrics on the
+// manifests' ports inside the node's namespace) plus the lab's own:
+// --node-name, --kubeconfig, memberlist bound to the node's address, text
+// logs. Without manifests they run with the admin kubeconfig. None run
+// when this ironlb's speaker subcommand does not take --node-name yet.
 func speakerProcs(ctx context.Context, s *State, p Plan) []*Proc {
 	flags := subcommandFlags(ctx, s.Ironlb, "speaker")
 	if !flags["node-name"] {
 		return nil
 	}
+	base := append([]string{"speaker"}, flagArgs(flags, [2]string{"namespace", ironlbNamespace})...)
+	kubeconfig, c := s.Kubeconfig(), loadInstallation(s.Dir).component("speaker")
+	if c != nil {
+		base, kubeconfig = c.Args, c.Kubeconfig
+	}
+	port := memberlistPort
+	if v, ok := argValue(base, "memberlist-bind-address"); ok {
+		port = bindPort(v, memberlistPort)
+	}
 	var out []*Proc
 	for _, h := range p.Nodes {
-		args := append([]string{s.Ironlb, "speaker"}, flagArgs(flags,
+		args := setArgs(base, flags,
 			[2]string{"node-name", h.Name},
-			[2]string{"kubeconfig", s.Kubeconfig()},
-			[2]string{"namespace", ironlbNamespace},
+			[2]string{"kubeconfig", kubeconfig},
 			// The node's own address, not whatever a pod IP on lo might be.
-			[2]string{"memberlist-bind-address", netip.AddrPortFrom(p.NodeIPs(h)[0], memberlistPort).String()},
+			[2]string{"memberlist-bind-address", netip.AddrPortFrom(p.NodeIPs(h)[0], uint16(port)).String()},
 			[2]string{"log-format", "text"},
-		)...)
-		out = append(out, &Proc{Name: "speaker/" + h.Name, Host: h.Name, Order: 90, Supervised: true, Args: args})
+		)
+		pr := &Proc{Name: "speaker/" + h.Name, Host: h.Name, Order: 90, Supervised: true, Args: append([]string{s.Ironlb}, args...)}
+		if c != nil {
+			pr.Env = c.environ(h.Name)
+		}
+		out = append(out, pr)
 	}
 	return out
 }

@@ -92,6 +92,9 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	if err := pr.step("cluster objects", func() (string, error) { return populate(ctx, s, p, cs, crdDir) }); err != nil {
 		return nil, withLogs(err, dir)
 	}
+	if err := pr.step("ironlb install manifests", func() (string, error) { return installManifests(ctx, s) }); err != nil {
+		return nil, withLogs(err, dir)
+	}
 	if err := pr.step("router (FRR zebra, bfdd, bgpd)", func() (string, error) {
 		return fmt.Sprintf("AS %d at %s, %s; accepts AS %d from %s and %s", RouterASN, p.Router.IPv4, p.Router.IPv6,
 			NodeASN, lanV4, lanV6), startRouter(ctx, s, p)
