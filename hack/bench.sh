@@ -13,6 +13,18 @@ step "control-plane binaries" hack/build-k8s.sh
 step "1,000 LoadBalancer Services against a real API server" \
 	env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/controller-1000.txt" \
 	go test -count=1 -run '^TestBench1000Services$' -v ./internal/controller/
+# Layer 2 failover runs on a lab of its own (test/e2e brings one up with a
+# unique prefix and takes it down): it needs root and every control-plane
+# binary.
+if ((EUID == 0)); then
+	step "control-plane binaries for the lab" hack/build-k8s.sh --all
+	step "Layer 2 failover in the lab (crash and graceful stop, 20 runs each)" \
+		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/l2-failover.txt" \
+		go test -tags e2e -count=1 -timeout 60m -run '^TestBenchFailover$' -v ./test/e2e/
+else
+	echo "==> skipping Layer 2 failover in the lab: it needs root for the lab's network namespaces (run: sudo make bench)"
+fi
 echo
 echo "==> results in $out"
 cat "$out/controller-1000.txt" 2>/dev/null || true
+cat "$out/l2-failover.txt" 2>/dev/null || true

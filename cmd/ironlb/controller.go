@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ironlb/ironlb/internal/controller"
+	"github.com/ironlb/ironlb/internal/membership"
 )
 
 // namespaceEnv names the environment variable that gives the default of
@@ -42,6 +43,8 @@ election one allocates and the others wait.`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config")
 	f.StringVar(&o.Namespace, "namespace", ns, "namespace of ironlb's configuration, Secrets and leader-election Lease (default from $"+namespaceEnv+")")
 	f.StringVar(&o.ConfigMap, "config-map", "", "legacy configuration ConfigMap as namespace/name, key \"config\" (default <namespace>/config)")
+	f.StringVar(&o.MemberlistSecret, "memberlist-secret", "", "the speakers' memberlist Secret as namespace/name, created with a random key when missing (default <namespace>/"+membership.DefaultSecretName+")")
+	f.BoolVar(&o.KeepMemberlistSecret, "keep-memberlist-secret", false, "never create the memberlist Secret: the operator manages it")
 	f.StringVar(&o.LoadBalancerClass, "lb-class", "", "handle only LoadBalancer Services with this spec.loadBalancerClass; default: those without a class")
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "run only while holding the leader-election Lease, so several replicas can run")
 	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", controller.DefaultHealthProbeBindAddress, "address of /healthz and /readyz; 0 disables them")

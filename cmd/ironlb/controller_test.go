@@ -25,6 +25,8 @@ func TestControllerFlagDefaults(t *testing.T) {
 		"namespace":                 "from-env",
 		"config-map":                "",
 		"lb-class":                  "",
+		"memberlist-secret":         "",
+		"keep-memberlist-secret":    "false",
 		"leader-elect":              "true",
 		"health-probe-bind-address": ":8081",
 		"metrics-bind-address":      ":7472",

@@ -180,7 +180,7 @@ func newLabRouterCommand(dir *string) *cobra.Command {
 }
 
 func newLabNodeCommand(dir *string) *cobra.Command {
-	cmd := &cobra.Command{Use: "node", Short: "Fail or recover a node"}
+	cmd := &cobra.Command{Use: "node", Short: "Fail or recover a node, or stop its speaker"}
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "fail NODE",
@@ -202,6 +202,17 @@ func newLabNodeCommand(dir *string) *cobra.Command {
 					return err
 				}
 				return lab.NodeRecover(cmd.Context(), *dir, args[0], cmd.OutOrStdout())
+			},
+		},
+		&cobra.Command{
+			Use:   "stop-speaker NODE",
+			Short: "Stop a node's speaker gracefully (SIGTERM) and keep it stopped until `node recover`",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := lab.CheckRoot(); err != nil {
+					return err
+				}
+				return lab.StopSpeaker(*dir, args[0], cmd.OutOrStdout())
 			},
 		},
 	)

@@ -22,13 +22,18 @@ func newSpeakerCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "speaker",
-		Short: "Run the speaker on a node: announce Service IPs with ARP/NDP",
+		Short: "Run the speaker on a node: announce Service IPs with ARP/NDP and BGP",
 		Long: `Run the speaker on a node. Every speaker elects, for each LoadBalancer
 Service address, one node to answer ARP (IPv4) and NDP (IPv6) for it —
 among the live speakers (memberlist) whose node an L2Advertisement selects
 and is attached to the address's subnet — and answers when that node is
 its own. It reports the announcing node in ServiceL2Status objects and
-in an AnnouncingNodeChanged Event on the Service.`,
+in an AnnouncingNodeChanged Event on the Service.
+
+It also peers over BGP with the BGPPeers that select its node (with BFD
+when a peer names a BFDProfile) and announces to them the addresses of
+the pools a BGPAdvertisement names, from this node; it reports them in
+ServiceBGPStatus objects and session changes in Events on the Node.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.DisableMemberlist = !memberlist
@@ -51,6 +56,7 @@ in an AnnouncingNodeChanged Event on the Service.`,
 	f.StringVar(&o.LoadBalancerClass, "lb-class", "", "announce only LoadBalancer Services with this spec.loadBalancerClass; default: those without a class")
 	f.BoolVar(&memberlist, "memberlist", true, "detect failed speakers with memberlist; false: trust the Nodes' Ready condition (slow failover)")
 	f.StringVar(&o.MemberlistSecret, "memberlist-secret", "", "Secret namespace/name whose key \""+speaker.MemberlistSecretKey+"\" encrypts the gossip (default <namespace>/"+speaker.DefaultMemberlistSecretName+")")
+	f.DurationVar(&o.MemberlistSecretWait, "memberlist-secret-wait", speaker.DefaultMemberlistSecretWait, "how long to wait at start for a missing memberlist Secret (the controller creates it) before falling back to the Nodes' Ready condition")
 	f.StringVar(&o.MemberlistBindAddress, "memberlist-bind-address", speaker.DefaultMemberlistBindAddress, "host:port or :port of memberlist (UDP and TCP); the same port on every node")
 	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", speaker.DefaultHealthProbeBindAddress, "address of /healthz and /readyz; 0 disables them")
 	f.StringVar(&o.MetricsBindAddress, "metrics-bind-address", speaker.DefaultMetricsBindAddress, "address of /metrics; 0 disables it")

@@ -28,6 +28,7 @@ func TestSpeakerFlagDefaults(t *testing.T) {
 		"memberlist":                "true",
 		"memberlist-secret":         "",
 		"memberlist-bind-address":   ":7946",
+		"memberlist-secret-wait":    "30s",
 		"health-probe-bind-address": ":8081",
 		"metrics-bind-address":      ":7473",
 		"kube-api-qps":              "50",
@@ -81,7 +82,7 @@ func TestSpeakerCommand(t *testing.T) {
 	health, metrics, gossip := freeAddr(t), freeAddr(t), freeAddr(t)
 
 	stop := startCommand(t, "speaker", "--log-level", "warn", "--kubeconfig", env.Kubeconfig, "--namespace", ns,
-		"--node-name", node.Name, "--memberlist-bind-address", gossip,
+		"--node-name", node.Name, "--memberlist-bind-address", gossip, "--memberlist-secret-wait", "-1s",
 		"--health-probe-bind-address", health, "--metrics-bind-address", metrics)
 
 	annotation := func() (string, bool, error) {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/membership"
 )
 
 // Defaults of Options.
@@ -36,6 +37,14 @@ type Options struct {
 	// Default "<Namespace>/config" (DefaultConfigMap with the default
 	// namespace). A missing ConfigMap means no legacy configuration.
 	ConfigMap string
+	// MemberlistSecret is the speakers' memberlist Secret as
+	// "namespace/name", which the controller creates with a random key when
+	// it is missing (never changing an existing one). Default
+	// "<Namespace>/ironlb-memberlist".
+	MemberlistSecret string
+	// KeepMemberlistSecret stops the controller from creating the
+	// memberlist Secret: the operator manages it.
+	KeepMemberlistSecret bool
 	// LoadBalancerClass, when set, makes the controller handle only
 	// LoadBalancer Services with that spec.loadBalancerClass. When empty it
 	// handles those without a class.
@@ -95,6 +104,9 @@ func (o Options) withDefaults() Options {
 	if o.ConfigMap == "" {
 		o.ConfigMap = o.Namespace + "/" + config.DefaultLegacyName
 	}
+	if o.MemberlistSecret == "" {
+		o.MemberlistSecret = o.Namespace + "/" + membership.DefaultSecretName
+	}
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = DefaultLeaderElectionID
 	}
@@ -126,6 +138,9 @@ func (o Options) validate() error {
 	if _, err := o.configMapName(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := o.memberlistSecretName(); err != nil {
+		errs = append(errs, err)
+	}
 	if o.LoadBalancerClass != "" {
 		if msgs := validation.IsQualifiedName(o.LoadBalancerClass); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("load-balancer class %q: %s", o.LoadBalancerClass, strings.Join(msgs, "; ")))
@@ -142,9 +157,10 @@ func (o Options) validate() error {
 
 // configMapName parses ConfigMap ("namespace/name").
 func (o Options) configMapName() (types.NamespacedName, error) {
-	ns, name, ok := strings.Cut(o.ConfigMap, "/")
-	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
-		return types.NamespacedName{}, fmt.Errorf("config map %q: want namespace/name, such as %s", o.ConfigMap, DefaultConfigMap)
-	}
-	return types.NamespacedName{Namespace: ns, Name: name}, nil
+	return config.ParseNamespacedName("config map", o.ConfigMap, DefaultConfigMap)
+}
+
+// memberlistSecretName parses MemberlistSecret ("namespace/name").
+func (o Options) memberlistSecretName() (types.NamespacedName, error) {
+	return config.ParseNamespacedName("memberlist secret", o.MemberlistSecret, DefaultNamespace+"/"+membership.DefaultSecretName)
 }

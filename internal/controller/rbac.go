@@ -5,8 +5,9 @@ package controller
 // status and the pool annotation), Namespaces (labels for pools'
 // namespaceSelectors), Events, and the reviews that guard the metrics
 // endpoint when it is served securely. In the ironlb namespace only: the
-// configuration CRs and their status, Secrets (BGP passwords), the legacy
-// ConfigMap and the leader-election Lease. A legacy ConfigMap in another
+// configuration CRs and their status, Secrets (BGP passwords; creating the
+// speakers' memberlist Secret when missing), the legacy ConfigMap and the
+// leader-election Lease. A legacy ConfigMap in another
 // namespace (--config-map) needs a Role there too.
 
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
@@ -20,4 +21,5 @@ package controller
 // +kubebuilder:rbac:groups=ironlb.io,namespace=ironlb-system,resources=ipaddresspools;l2advertisements;bgpadvertisements;bgppeers;bfdprofiles;communities,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ironlb.io,namespace=ironlb-system,resources=ipaddresspools/status;l2advertisements/status;bgpadvertisements/status;bgppeers/status;bfdprofiles/status;communities/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets;configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets,verbs=create
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ironlb-system,resources=leases,verbs=get;create;update

@@ -152,6 +152,13 @@ func Setup(mgr manager.Manager, opts Options) (*Controller, error) {
 	if err := mgr.Add(p); err != nil {
 		return nil, fmt.Errorf("adding the start-up step: %w", err)
 	}
+	if !opts.KeepMemberlistSecret {
+		name, _ := opts.memberlistSecretName() // validated
+		ms := &memberlistSecret{live: mgr.GetAPIReader(), writer: mgr.GetClient(), name: name, log: log.With("part", "memberlist-secret")}
+		if err := mgr.Add(ms); err != nil {
+			return nil, fmt.Errorf("adding the memberlist Secret step: %w", err)
+		}
+	}
 	return c, nil
 }
 

@@ -35,7 +35,8 @@ func hostSysctls(h Host) []string {
 }
 
 // hostBatch is the `ip -batch` input that configures a host's namespace
-// once its eth0 exists: MAC, LAN addresses, default route via the router
+// once its eth0 exists: MAC, LAN addresses, the second subnet's addresses
+// (all hosts but node1), default route via the router
 // (except on the router) and, on nodes, routes to the other nodes' pods.
 func hostBatch(p Plan, h Host) []string {
 	lines := []string{
@@ -43,8 +44,13 @@ func hostBatch(p Plan, h Host) []string {
 		fmt.Sprintf("link set %s address %s", hostInterface, h.MAC),
 		fmt.Sprintf("addr add %s/%d dev %s", h.IPv4, lanBits(h.IPv4), hostInterface),
 		fmt.Sprintf("addr add %s/%d dev %s nodad", h.IPv6, lanBits(h.IPv6), hostInterface),
-		fmt.Sprintf("link set %s up", hostInterface),
 	}
+	if h.InSecondSubnet() {
+		lines = append(lines,
+			fmt.Sprintf("addr add %s/%d dev %s", h.SecondIPv4, secondV4.Bits(), hostInterface),
+			fmt.Sprintf("addr add %s/%d dev %s nodad", h.SecondIPv6, secondV6.Bits(), hostInterface))
+	}
+	lines = append(lines, fmt.Sprintf("link set %s up", hostInterface))
 	if h.Role != RoleRouter {
 		lines = append(lines,
 			fmt.Sprintf("route add default via %s dev %s", p.Router.IPv4, hostInterface),

@@ -38,7 +38,8 @@ func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 	})
 }
 
-// NodeRecover undoes NodeFail: link up, speaker started again.
+// NodeRecover undoes NodeFail (and StopSpeaker): link up, speaker started
+// again.
 func NodeRecover(ctx context.Context, dir, node string, out io.Writer) error {
 	return updateState(dir, func(s *State) error {
 		p, h, err := nodeOf(s, node)
@@ -60,6 +61,35 @@ func NodeRecover(ctx context.Context, dir, node string, out io.Writer) error {
 				_, _ = fmt.Fprintf(out, "started speaker/%s (pid %d)\n", h.Name, sp.PID)
 			}
 		}
+		return nil
+	})
+}
+
+// StopSpeaker stops a node's speaker gracefully, as Kubernetes stops a
+// Pod: SIGTERM (SIGKILL after 10 s), and holds it down so the supervisor
+// does not start it again. The node stays on the network. NodeRecover
+// starts the speaker again. It returns once the speaker has exited.
+func StopSpeaker(dir, node string, out io.Writer) error {
+	return updateState(dir, func(s *State) error {
+		_, h, err := nodeOf(s, node)
+		if err != nil {
+			return err
+		}
+		sp := s.Procs["speaker/"+h.Name]
+		if sp == nil {
+			return fmt.Errorf("no speaker runs on %s in this lab (this ironlb's speaker takes no --node-name)", h.Name)
+		}
+		sp.Held = true
+		if !sp.Alive() {
+			_, _ = fmt.Fprintf(out, "speaker/%s is not running; held down\n", h.Name)
+			return nil
+		}
+		start := time.Now()
+		if err := terminate(sp.PID, sp.Start, 10*time.Second); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(out, "stopped speaker/%s (pid %d, SIGTERM) in %s; held down until `lab node recover %s`\n",
+			h.Name, sp.PID, time.Since(start).Round(time.Millisecond), h.Name)
 		return nil
 	})
 }

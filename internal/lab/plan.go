@@ -56,6 +56,15 @@ var (
 	serviceCIDRV6 = netip.MustParsePrefix("fd00:10:96::/112")
 )
 
+// secondV4 and secondV6 are a second subnet on the same bridge that node1
+// is not in: the router, the client and nodes 2..N have an address in it
+// on eth0 besides their LAN one. A pool in it shows that an address is
+// announced only from nodes attached to its subnet.
+var (
+	secondV4 = netip.MustParsePrefix("10.201.0.0/24")
+	secondV6 = netip.MustParsePrefix("fd00:201::/64")
+)
+
 const (
 	// RouterASN is the FRR router's autonomous system.
 	RouterASN = 64512
@@ -84,6 +93,11 @@ type Host struct {
 	MAC   string
 	IPv4  netip.Addr
 	IPv6  netip.Addr
+	// SecondIPv4 and SecondIPv6 are the host's addresses in the second
+	// subnet (10.201.0.<octet>, fd00:201::<octet>), on the same eth0; both
+	// are invalid on node1, which has no address there.
+	SecondIPv4 netip.Addr
+	SecondIPv6 netip.Addr
 	// PodCIDRV4 and PodCIDRV6 are set for nodes only.
 	PodCIDRV4 netip.Prefix
 	PodCIDRV6 netip.Prefix
@@ -122,24 +136,34 @@ func NewPlan(prefix string, nodes int, family IPFamily) (Plan, error) {
 		h := newHost("node"+strconv.Itoa(i), RoleNode, 10+i)
 		h.PodCIDRV4 = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 244, byte(i), 0}), 24)
 		h.PodCIDRV6 = netip.MustParsePrefix(fmt.Sprintf("fd00:10:244:%d::/64", i))
+		if i == 1 {
+			h.SecondIPv4, h.SecondIPv6 = netip.Addr{}, netip.Addr{}
+		}
 		p.Nodes = append(p.Nodes, h)
 	}
 	return p, nil
 }
 
 // newHost gives host number octet its addresses: 10.200.0.<octet>,
-// fd00:200::<octet> (the decimal digits read as hex, for the eye) and
+// fd00:200::<octet> (the decimal digits read as hex, for the eye),
+// 10.201.0.<octet> and fd00:201::<octet> in the second subnet, and
 // 02:00:00:00:00:<octet in hex>.
 func newHost(name string, role Role, octet int) Host {
 	return Host{
-		Name:  name,
-		Role:  role,
-		Octet: octet,
-		MAC:   fmt.Sprintf("02:00:00:00:00:%02x", octet),
-		IPv4:  netip.AddrFrom4([4]byte{10, 200, 0, byte(octet)}),
-		IPv6:  netip.MustParseAddr(fmt.Sprintf("fd00:200::%d", octet)),
+		Name:       name,
+		Role:       role,
+		Octet:      octet,
+		MAC:        fmt.Sprintf("02:00:00:00:00:%02x", octet),
+		IPv4:       netip.AddrFrom4([4]byte{10, 200, 0, byte(octet)}),
+		IPv6:       netip.MustParseAddr(fmt.Sprintf("fd00:200::%d", octet)),
+		SecondIPv4: netip.AddrFrom4([4]byte{10, 201, 0, byte(octet)}),
+		SecondIPv6: netip.MustParseAddr(fmt.Sprintf("fd00:201::%d", octet)),
 	}
 }
+
+// InSecondSubnet reports whether the host has addresses in the second
+// subnet (every host but node1).
+func (h Host) InSecondSubnet() bool { return h.SecondIPv4.IsValid() }
 
 // Hosts lists every host: router, client, then the nodes.
 func (p Plan) Hosts() []Host {
@@ -177,6 +201,11 @@ func NamespacePattern(prefix string) *regexp.Regexp {
 
 // LANPrefixes are the lab network's prefixes (always both families).
 func LANPrefixes() []netip.Prefix { return []netip.Prefix{lanV4, lanV6} }
+
+// SecondSubnetPrefixes are the prefixes of the second subnet on the same
+// bridge, which every host but node1 is attached to (always both
+// families).
+func SecondSubnetPrefixes() []netip.Prefix { return []netip.Prefix{secondV4, secondV6} }
 
 // LANBits are the prefix lengths of the LAN addresses.
 func lanBits(a netip.Addr) int {

@@ -14,21 +14,24 @@ func TestNewPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type row struct{ Name, MAC, V4, V6, Pod4, Pod6 string }
+	type row struct{ Name, MAC, V4, V6, Second4, Second6, Pod4, Pod6 string }
 	var got []row
 	for _, h := range p.Hosts() {
-		r := row{h.Name, h.MAC, h.IPv4.String(), h.IPv6.String(), "", ""}
+		r := row{h.Name, h.MAC, h.IPv4.String(), h.IPv6.String(), "", "", "", ""}
+		if h.InSecondSubnet() {
+			r.Second4, r.Second6 = h.SecondIPv4.String(), h.SecondIPv6.String()
+		}
 		if h.Role == RoleNode {
 			r.Pod4, r.Pod6 = h.PodCIDRV4.String(), h.PodCIDRV6.String()
 		}
 		got = append(got, r)
 	}
 	want := []row{
-		{"router", "02:00:00:00:00:01", "10.200.0.1", "fd00:200::1", "", ""},
-		{"client", "02:00:00:00:00:02", "10.200.0.2", "fd00:200::2", "", ""},
-		{"node1", "02:00:00:00:00:0b", "10.200.0.11", "fd00:200::11", "10.244.1.0/24", "fd00:10:244:1::/64"},
-		{"node2", "02:00:00:00:00:0c", "10.200.0.12", "fd00:200::12", "10.244.2.0/24", "fd00:10:244:2::/64"},
-		{"node3", "02:00:00:00:00:0d", "10.200.0.13", "fd00:200::13", "10.244.3.0/24", "fd00:10:244:3::/64"},
+		{"router", "02:00:00:00:00:01", "10.200.0.1", "fd00:200::1", "10.201.0.1", "fd00:201::1", "", ""},
+		{"client", "02:00:00:00:00:02", "10.200.0.2", "fd00:200::2", "10.201.0.2", "fd00:201::2", "", ""},
+		{"node1", "02:00:00:00:00:0b", "10.200.0.11", "fd00:200::11", "", "", "10.244.1.0/24", "fd00:10:244:1::/64"},
+		{"node2", "02:00:00:00:00:0c", "10.200.0.12", "fd00:200::12", "10.201.0.12", "fd00:201::12", "10.244.2.0/24", "fd00:10:244:2::/64"},
+		{"node3", "02:00:00:00:00:0d", "10.200.0.13", "fd00:200::13", "10.201.0.13", "fd00:201::13", "10.244.3.0/24", "fd00:10:244:3::/64"},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("hosts (-want +got):\n%s", d)
@@ -48,6 +51,13 @@ func TestPlanStaysInPrivateRanges(t *testing.T) {
 		if !lanV4.Contains(h.IPv4) || !lanV6.Contains(h.IPv6) {
 			t.Errorf("%s: %s, %s outside the LAN", h.Name, h.IPv4, h.IPv6)
 		}
+		if h.InSecondSubnet() != (h.Name != "node1") {
+			t.Errorf("%s: in the second subnet = %v; every host but node1 is", h.Name, h.InSecondSubnet())
+		}
+		if h.InSecondSubnet() && (!secondV4.Contains(h.SecondIPv4) || !secondV6.Contains(h.SecondIPv6) ||
+			!h.SecondIPv4.Less(netip.MustParseAddr("10.201.0.240"))) {
+			t.Errorf("%s: %s, %s outside the second subnet or in its test pool range", h.Name, h.SecondIPv4, h.SecondIPv6)
+		}
 		if !h.IPv4.Less(pool) {
 			t.Errorf("%s: %s collides with the quick start pool", h.Name, h.IPv4)
 		}
@@ -55,7 +65,8 @@ func TestPlanStaysInPrivateRanges(t *testing.T) {
 			t.Errorf("%s: pod CIDRs %s %s outside the cluster CIDRs", h.Name, h.PodCIDRV4, h.PodCIDRV6)
 		}
 	}
-	for _, pr := range append(append(LANPrefixes(), p.ServiceCIDRs()...), p.ClusterCIDRs()...) {
+	all := append(append(LANPrefixes(), SecondSubnetPrefixes()...), p.ServiceCIDRs()...)
+	for _, pr := range append(all, p.ClusterCIDRs()...) {
 		if !pr.Addr().IsPrivate() {
 			t.Errorf("%s is not a private range", pr)
 		}
@@ -159,7 +170,28 @@ func TestHostBatch(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("node1 batch (-want +got):\n%s", d)
 	}
+	// node2 (like every host but node1) is in the second subnet too.
+	got = hostBatch(p, p.Nodes[1])
+	want = []string{
+		"link set lo up",
+		"link set eth0 address 02:00:00:00:00:0c",
+		"addr add 10.200.0.12/24 dev eth0",
+		"addr add fd00:200::12/64 dev eth0 nodad",
+		"addr add 10.201.0.12/24 dev eth0",
+		"addr add fd00:201::12/64 dev eth0 nodad",
+		"link set eth0 up",
+		"route add default via 10.200.0.1 dev eth0",
+		"route add default via fd00:200::1 dev eth0",
+		"route add 10.244.1.0/24 via 10.200.0.11 dev eth0",
+		"route add fd00:10:244:1::/64 via fd00:200::11 dev eth0",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("node2 batch (-want +got):\n%s", d)
+	}
 	router := hostBatch(p, p.Router)
+	if !slices.Contains(router, "addr add 10.201.0.1/24 dev eth0") {
+		t.Errorf("router batch lacks its second-subnet address: %q", router)
+	}
 	for _, l := range router {
 		if strings.Contains(l, "route") {
 			t.Errorf("router batch has a route: %q", l)

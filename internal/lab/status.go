@@ -45,7 +45,8 @@ type HostStatus struct {
 	Namespace string `json:"namespace"`
 	Interface string `json:"interface"`
 	MAC       string `json:"mac"`
-	// Addresses are the host's LAN addresses with prefix length.
+	// Addresses are the host's LAN and second-subnet addresses with
+	// prefix length.
 	Addresses []string `json:"addresses"`
 	// LinkUp is false while the host is cut off (`lab node fail`).
 	LinkUp   bool     `json:"linkUp"`
@@ -118,8 +119,8 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 	return st, nil
 }
 
-// lanAddresses are l's addresses inside the LAN prefixes (pod addresses
-// and link-local ones are left out).
+// lanAddresses are l's addresses inside the LAN prefixes and the second
+// subnet (pod addresses and link-local ones are left out).
 func lanAddresses(l ipLink) []string {
 	var out []string
 	for _, ai := range l.AddrInfo {
@@ -127,7 +128,7 @@ func lanAddresses(l ipLink) []string {
 		if err != nil {
 			continue
 		}
-		for _, lan := range LANPrefixes() {
+		for _, lan := range append(LANPrefixes(), SecondSubnetPrefixes()...) {
 			if lan.Contains(a) {
 				out = append(out, netip.PrefixFrom(a, ai.PrefixLen).String())
 			}

@@ -46,7 +46,7 @@ func newScheme() (*runtime.Scheme, error) {
 // ConfigMap, and Nodes, Services, EndpointSlices and ServiceL2Statuses
 // everywhere. Managed fields are dropped to save memory.
 func cacheOptions(o Options) cache.Options {
-	cm, _ := namespacedName("config map", o.ConfigMap, "") // validated
+	cm, _ := o.configMapName() // validated
 	own := map[string]cache.Config{o.Namespace: {}}
 	by := map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Namespaces: own},

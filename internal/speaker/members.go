@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/internal/membership"
@@ -25,6 +26,18 @@ func (s *Speaker) startMembership(ctx context.Context, self *corev1.Node) {
 		return
 	}
 	key, err := s.memberlistKey(ctx)
+	// On a fresh installation the controller creates the Secret as the
+	// speakers start: wait for it a little before falling back.
+	for waited := time.Duration(0); apierrors.IsNotFound(err) && waited < s.opts.MemberlistSecretWait && ctx.Err() == nil; waited += time.Second {
+		if waited == 0 {
+			s.log.Info("waiting for the memberlist Secret (the controller creates it when missing)", "secret", s.opts.MemberlistSecret)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+			key, err = s.memberlistKey(ctx)
+		}
+	}
 	if err != nil {
 		s.useFallback("the memberlist Secret cannot be used", err)
 		return
@@ -61,7 +74,7 @@ func (s *Speaker) useFallback(why string, err error) {
 
 // memberlistKey reads the memberlist Secret and derives the gossip key.
 func (s *Speaker) memberlistKey(ctx context.Context) ([]byte, error) {
-	name, _ := namespacedName("memberlist secret", s.opts.MemberlistSecret, "") // validated
+	name, _ := s.opts.memberlistSecretName() // validated
 	var sec corev1.Secret
 	if err := s.live.Get(ctx, name, &sec); err != nil {
 		return nil, fmt.Errorf("reading the memberlist Secret %s: %w", name, err)

@@ -21,15 +21,16 @@ import (
 // Defaults of Options.
 const (
 	DefaultNamespace              = config.DefaultNamespace
-	DefaultMemberlistSecretName   = "ironlb-memberlist"
+	DefaultMemberlistSecretName   = membership.DefaultSecretName
 	DefaultMemberlistBindAddress  = ":7946"
+	DefaultMemberlistSecretWait   = 30 * time.Second
 	DefaultMetricsBindAddress     = ":7473"
 	DefaultHealthProbeBindAddress = ":8081"
 	DefaultKubeAPIQPS             = 50
 	DefaultKubeAPIBurst           = 100
 	// MemberlistSecretKey is the key of the memberlist Secret holding the
 	// shared secret the gossip key is derived from.
-	MemberlistSecretKey = "secretkey"
+	MemberlistSecretKey = membership.SecretDataKey
 )
 
 // Options configure the speaker. The zero value of a field means its
@@ -83,6 +84,12 @@ type Options struct {
 	// metrics.Registry (served at /metrics).
 	Registry prometheus.Registerer
 
+	// MemberlistSecretWait is how long the speaker waits at start for a
+	// missing memberlist Secret (the controller creates it) before falling
+	// back to Node readiness. Default DefaultMemberlistSecretWait; negative
+	// means no wait.
+	MemberlistSecretWait time.Duration
+
 	// InterfaceScanInterval is how often the node's interfaces are read
 	// for the subnets annotation. Default 10 s.
 	InterfaceScanInterval time.Duration
@@ -127,6 +134,9 @@ func (o Options) withDefaults() Options {
 	if o.KubeAPIBurst == 0 {
 		o.KubeAPIBurst = DefaultKubeAPIBurst
 	}
+	if o.MemberlistSecretWait == 0 {
+		o.MemberlistSecretWait = DefaultMemberlistSecretWait
+	}
 	if o.InterfaceScanInterval == 0 {
 		o.InterfaceScanInterval = 10 * time.Second
 	}
@@ -151,10 +161,10 @@ func (o Options) validate() error {
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("namespace %q: %s", o.Namespace, strings.Join(msgs, "; ")))
 	}
-	if _, err := namespacedName("config map", o.ConfigMap, DefaultNamespace+"/"+config.DefaultLegacyName); err != nil {
+	if _, err := o.configMapName(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := namespacedName("memberlist secret", o.MemberlistSecret, DefaultNamespace+"/"+DefaultMemberlistSecretName); err != nil {
+	if _, err := o.memberlistSecretName(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, _, err := o.memberlistBind(); err != nil {
@@ -174,14 +184,14 @@ func (o Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// namespacedName parses "namespace/name"; example is a valid value for
-// the message.
-func namespacedName(what, s, example string) (types.NamespacedName, error) {
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
-		return types.NamespacedName{}, fmt.Errorf("%s %q: want namespace/name, such as %s", what, s, example)
-	}
-	return types.NamespacedName{Namespace: ns, Name: name}, nil
+// configMapName parses ConfigMap ("namespace/name").
+func (o Options) configMapName() (types.NamespacedName, error) {
+	return config.ParseNamespacedName("config map", o.ConfigMap, DefaultNamespace+"/"+config.DefaultLegacyName)
+}
+
+// memberlistSecretName parses MemberlistSecret ("namespace/name").
+func (o Options) memberlistSecretName() (types.NamespacedName, error) {
+	return config.ParseNamespacedName("memberlist secret", o.MemberlistSecret, DefaultNamespace+"/"+DefaultMemberlistSecretName)
 }
 
 // memberlistBind parses MemberlistBindAddress: the host (invalid when

@@ -55,8 +55,8 @@ func startSpeaker(t *testing.T, env *testenv.Env, ns string, h *netnstest.Host, 
 	opts := Options{
 		NodeName: h.Name, Namespace: ns, MemberlistBindAddress: memberlistAddr,
 		HealthProbeBindAddress: "0", MetricsBindAddress: "0", Registry: prometheus.NewRegistry(),
-		InterfaceScanInterval: time.Second,
-		inNetNS:               h.Do, skipNameValidation: true, logger: testLog(h.Name), crashOnStop: crash,
+		InterfaceScanInterval: time.Second, MemberlistSecretWait: -1,
+		inNetNS: h.Do, skipNameValidation: true, logger: testLog(h.Name), crashOnStop: crash,
 	}
 	mgr, err := NewManager(env.Config, opts)
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *Speaker) sync(ctx context.Context) error {
 		return nil
 	}
 	if s.configDirty.Swap(false) || s.snapshot == nil {
-		cm, _ := namespacedName("config map", s.opts.ConfigMap, "")
+		cm, _ := s.opts.configMapName()
 		snap, err := buildConfig(ctx, s.cache, s.opts.Namespace, cm, s.snapshot)
 		if err != nil {
 			s.configDirty.Store(true)

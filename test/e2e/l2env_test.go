@@ -1,0 +1,435 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/lab"
+)
+
+const (
+	// ironlbNamespace holds ironlb's configuration in the lab.
+	ironlbNamespace = "ironlb-system"
+	// speakerMetrics is where a speaker serves /metrics inside its node's
+	// namespace (its default bind address, :7473).
+	speakerMetrics = "127.0.0.1:7473"
+	// clientInterface is the client's link to the LAN.
+	clientInterface = "eth0"
+)
+
+// l2Env is what the Layer 2 suites share: clients, a namespace of their
+// own for Deployments and Services, and the pools they create.
+type l2Env struct {
+	cs    *kubernetes.Clientset
+	cl    client.Client // ironlb's kinds
+	state *lab.State
+	// id makes the names of cluster-wide objects unique to this run.
+	id string
+	ns string
+	// nodes are the node names in order; macs maps each to its MAC.
+	nodes []string
+	macs  map[string]string
+	// pools maps a short pool name to the IPAddressPool's name.
+	pools map[string]string
+}
+
+// newL2Env creates the namespace; t's cleanup deletes it and the pools.
+func newL2Env(t *testing.T) *l2Env {
+	t.Helper()
+	s, err := lab.LoadState(e2e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	ctrllog.SetLogger(logr.Discard()) // the client's own logging is not wanted here
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &l2Env{cs: clientset(t), cl: cl, state: s, id: randomHex(2), macs: nodeMACs(t), pools: map[string]string{}}
+	p, err := s.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range p.Nodes {
+		l.nodes = append(l.nodes, h.Name)
+	}
+	l.ns = "e2e-l2-" + l.id
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: l.ns}}
+	if _, err := l.cs.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = l.cs.CoreV1().Namespaces().Delete(context.Background(), l.ns, metav1.DeleteOptions{})
+	})
+	return l
+}
+
+// createPool creates an IPAddressPool that hands out addresses only on
+// request (autoAssign false) and an L2Advertisement for it; t's cleanup
+// deletes both.
+func (l *l2Env) createPool(t *testing.T, short string, addrs []string) {
+	t.Helper()
+	ctx := context.Background()
+	name := "e2e-" + short + "-" + l.id
+	pool := &v1beta1.IPAddressPool{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
+		Spec:       v1beta1.IPAddressPoolSpec{Addresses: addrs, AutoAssign: ptr.To(false)},
+	}
+	adv := &v1beta1.L2Advertisement{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
+		Spec:       v1beta1.L2AdvertisementSpec{IPAddressPools: []string{name}},
+	}
+	for _, o := range []client.Object{pool, adv} {
+		if err := l.cl.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, name, err)
+		}
+		t.Cleanup(func() {
+			if err := l.cl.Delete(context.Background(), o); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("deleting %T %s: %v", o, name, err)
+			}
+		})
+	}
+	l.pools[short] = name
+}
+
+// deployWeb creates a Deployment of replicas stand-in pods serving HTTP on
+// port 8080 (spread over the nodes, or on the nodes nodeSelector picks)
+// and waits for them to be Ready.
+func (l *l2Env) deployWeb(t *testing.T, name string, replicas int, nodeSelector map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	labels := map[string]string{"app": name}
+	spec := corev1.PodSpec{
+		NodeSelector: nodeSelector,
+		Containers: []corev1.Container{{
+			Name: "web", Image: "registry.example/web:1",
+			Ports: []corev1.ContainerPort{{ContainerPort: workloadPort}},
+		}},
+	}
+	if nodeSelector == nil {
+		spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+			WhenUnsatisfiable: corev1.DoNotSchedule,
+			LabelSelector:     &metav1.LabelSelector{MatchLabels: labels},
+		}}
+	}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(int32(replicas)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec},
+		},
+	}
+	if _, err := l.cs.AppsV1().Deployments(l.ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, fmt.Sprintf("%d pods of %s Ready", replicas, name), func() error {
+		pods, err := l.cs.CoreV1().Pods(l.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, p := range pods.Items {
+			if podReady(&p) && p.DeletionTimestamp == nil {
+				ready++
+			}
+		}
+		if ready != replicas {
+			return fmt.Errorf("%d of %d ready", ready, replicas)
+		}
+		return nil
+	})
+}
+
+// createLB creates a LoadBalancer Service for the pods of app, port 80 to
+// 8080, asking for an address of the pool named short; local sets
+// externalTrafficPolicy Local. t's cleanup deletes it.
+func (l *l2Env) createLB(t *testing.T, name, app, short string, policy corev1.IPFamilyPolicy,
+	families []corev1.IPFamily, local bool) string {
+	t.Helper()
+	pool := l.pools[short]
+	if pool == "" {
+		t.Fatalf("no pool %q created", short)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"ironlb.io/address-pool": pool}},
+		Spec: corev1.ServiceSpec{
+			Type:           corev1.ServiceTypeLoadBalancer,
+			IPFamilyPolicy: ptr.To(policy),
+			IPFamilies:     families,
+			Selector:       map[string]string{"app": app},
+			Ports: []corev1.ServicePort{{
+				Name: "http", Port: 80, TargetPort: intstr.FromInt32(workloadPort),
+			}},
+		},
+	}
+	if policy == corev1.IPFamilyPolicySingleStack {
+		svc.Spec.IPFamilies = families[:1]
+	}
+	if local {
+		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	}
+	if _, err := l.cs.CoreV1().Services(l.ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		err := l.cs.CoreV1().Services(l.ns).Delete(context.Background(), name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting Service %s/%s: %v", l.ns, name, err)
+		}
+	})
+	return name
+}
+
+// waitIngress waits for n EXTERNAL-IPs and returns them, IPv4 first.
+func (l *l2Env) waitIngress(t *testing.T, svc string, n int) []netip.Addr {
+	t.Helper()
+	var ips []netip.Addr
+	eventually(t, 30*time.Second, fmt.Sprintf("%d EXTERNAL-IPs on %s/%s", n, l.ns, svc), func() error {
+		s, err := l.cs.CoreV1().Services(l.ns).Get(context.Background(), svc, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ips = nil
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			a, err := netip.ParseAddr(in.IP)
+			if err != nil {
+				return fmt.Errorf("ingress %q: %w", in.IP, err)
+			}
+			ips = append(ips, a)
+		}
+		if len(ips) != n {
+			return fmt.Errorf("ingress %v", s.Status.LoadBalancer.Ingress)
+		}
+		return nil
+	})
+	slices.SortFunc(ips, func(a, b netip.Addr) int { return a.Compare(b) })
+	return ips
+}
+
+// announcers returns the nodes the Service's ServiceL2Statuses name,
+// sorted. The election is per address, so a dual-stack Service may have
+// one announcer per family, each with its own ServiceL2Status.
+func (l *l2Env) announcers(ctx context.Context, svc string) ([]string, error) {
+	var list v1beta1.ServiceL2StatusList
+	if err := l.cl.List(ctx, &list, client.InNamespace(l.ns), client.MatchingLabels{
+		v1beta1.LabelStatusServiceName: svc, v1beta1.LabelStatusServiceNamespace: l.ns,
+	}); err != nil {
+		return nil, err
+	}
+	var nodes []string
+	for _, o := range list.Items {
+		if o.Status.Node == "" {
+			return nil, fmt.Errorf("ServiceL2Status %s/%s has no status.node yet", o.Namespace, o.Name)
+		}
+		nodes = append(nodes, o.Status.Node)
+	}
+	slices.Sort(nodes)
+	return nodes, nil
+}
+
+// answerer asks for ip from the client (ARP or NDP) and returns the one
+// node whose MAC answered; an error when none or several did.
+func (l *l2Env) answerer(ip netip.Addr) (string, error) {
+	macs, err := l.neighborMACs(ip)
+	if err != nil {
+		return "", err
+	}
+	if len(macs) != 1 {
+		return "", fmt.Errorf("%s answered by %d MACs %v, want one", ip, len(macs), macs)
+	}
+	for n, m := range l.macs {
+		if m == macs[0] {
+			return n, nil
+		}
+	}
+	return "", fmt.Errorf("%s answered by %s, the MAC of no node", ip, macs[0])
+}
+
+// waitAnnounced waits until every address of svc is answered (ARP for
+// IPv4, NDP for IPv6) by exactly one MAC, that of a node passing check
+// (nil: any), and the Service's ServiceL2Statuses name exactly the nodes
+// answering. It returns the answering node per address.
+func (l *l2Env) waitAnnounced(t *testing.T, svc string, ips []netip.Addr, check func(string) error) map[netip.Addr]string {
+	t.Helper()
+	var owners map[netip.Addr]string
+	eventually(t, 30*time.Second, "one announcer per address of "+l.ns+"/"+svc+", named in its ServiceL2Statuses", func() error {
+		owners = map[netip.Addr]string{}
+		var nodes []string
+		for _, ip := range ips {
+			n, err := l.answerer(ip)
+			if err != nil {
+				return err
+			}
+			if check != nil {
+				if err := check(n); err != nil {
+					return fmt.Errorf("%s: %w", ip, err)
+				}
+			}
+			owners[ip] = n
+			nodes = append(nodes, n)
+		}
+		slices.Sort(nodes)
+		nodes = slices.Compact(nodes)
+		named, err := l.announcers(context.Background(), svc)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(named, nodes) {
+			return fmt.Errorf("answered by %v, ServiceL2Statuses name %v", owners, named)
+		}
+		return nil
+	})
+	return owners
+}
+
+var macRE = regexp.MustCompile(`(?i)\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b`)
+
+// neighborMACs asks for ip from the client — arping for IPv4, ndisc6 for
+// IPv6 — and returns the MACs that answered, sorted and unique. No answer
+// is an empty list; err then carries the tool's output.
+func (l *l2Env) neighborMACs(ip netip.Addr) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args := []string{"arping", "-r", "-c", "3", "-W", "0.2", "-w", "1", "-i", clientInterface, ip.String()}
+	if ip.Is6() {
+		args = []string{"ndisc6", "-m", "-n", "-r", "2", "-w", "400", ip.String(), clientInterface}
+	}
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", e2e.prefix + "client"}, args...)...).CombinedOutput()
+	var macs []string
+	for _, m := range macRE.FindAllString(string(out), -1) {
+		macs = append(macs, strings.ToLower(m))
+	}
+	slices.Sort(macs)
+	macs = slices.Compact(macs)
+	if len(macs) == 0 {
+		return nil, fmt.Errorf("%s: no answer (%v): %s", args[0], err, strings.TrimSpace(string(out)))
+	}
+	return macs, nil
+}
+
+// neighborEntry is the MAC in the client's neighbour entry for ip.
+func (l *l2Env) neighborEntry(ip netip.Addr) (string, error) {
+	out, err := exec.Command("ip", "-n", e2e.prefix+"client", "neigh", "show", ip.String(), "dev", clientInterface).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("ip neigh show %s: %w: %s", ip, err, out)
+	}
+	f := strings.Fields(string(out))
+	if i := slices.Index(f, "lladdr"); i >= 0 && i+1 < len(f) {
+		return strings.ToLower(f[i+1]), nil
+	}
+	return "", fmt.Errorf("no neighbour entry with a MAC for %s: %q", ip, strings.TrimSpace(string(out)))
+}
+
+// get sends one HTTP request from the client to ip port 80 and returns
+// the answer.
+func (l *l2Env) get(ctx context.Context, ip netip.Addr) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return httpGetFrom(ctx, "client", netip.AddrPortFrom(ip, 80).String())
+}
+
+// waitSettled waits until every node's speaker runs, is not held, and
+// sees every other speaker as a member, then a little longer, so the next
+// check starts from a stable election.
+func (l *l2Env) waitSettled(t *testing.T) {
+	t.Helper()
+	eventually(t, 60*time.Second, "every speaker running and seeing all the others", l.settled)
+	time.Sleep(time.Second)
+}
+
+func (l *l2Env) settled() error {
+	s, err := lab.LoadState(e2e.dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range l.nodes {
+		sp := s.Procs["speaker/"+n]
+		if sp == nil || sp.Held || !sp.Alive() {
+			return fmt.Errorf("speaker/%s not running", n)
+		}
+		m, err := speakerMembers(context.Background(), n)
+		if err != nil {
+			return fmt.Errorf("speaker/%s: %w", n, err)
+		}
+		if m != len(l.nodes) {
+			return fmt.Errorf("speaker/%s sees %d members, want %d", n, m, len(l.nodes))
+		}
+	}
+	return nil
+}
+
+// speakerMembers reads ironlb_speaker_members from a node's speaker.
+func speakerMembers(ctx context.Context, node string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ns := e2e.prefix + node
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return lab.DialIn(ctx, ns, speakerMetrics)
+		},
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+speakerMetrics+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "ironlb_speaker_members "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f), err
+		}
+	}
+	return 0, errors.New("no ironlb_speaker_members in its metrics")
+}
