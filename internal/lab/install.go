@@ -307,8 +307,11 @@ func workloadComponents(o *unstructured.Unstructured) (map[string]*component, er
 	if o.GetKind() == "Pod" {
 		raw, found, err = o.Object, true, nil
 	}
-	if err != nil || !found {
-		return nil, fmt.Errorf("no Pod template (%v)", err)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Pod template: %w", err)
+	}
+	if !found {
+		return nil, errors.New("no Pod template")
 	}
 	var tmpl corev1.PodTemplateSpec
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {

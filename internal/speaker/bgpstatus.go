@@ -15,15 +15,7 @@ import (
 var bgpKind = &statusKind{
 	name: "ServiceBGPStatus", prefix: "bgp-",
 	list: func(ctx context.Context, r client.Reader, opts ...client.ListOption) ([]client.Object, error) {
-		var l v1beta1.ServiceBGPStatusList
-		if err := r.List(ctx, &l, opts...); err != nil {
-			return nil, err
-		}
-		out := make([]client.Object, len(l.Items))
-		for i := range l.Items {
-			out[i] = &l.Items[i]
-		}
-		return out, nil
+		return listObjects(ctx, r, &v1beta1.ServiceBGPStatusList{}, opts...)
 	},
 	newObject: func() client.Object { return &v1beta1.ServiceBGPStatus{} },
 	details:   func(o client.Object) []string { return o.(*v1beta1.ServiceBGPStatus).Status.Peers },

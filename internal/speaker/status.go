@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -72,19 +73,31 @@ type statusKind struct {
 	exclusive bool
 }
 
+// listObjects lists into l and returns its items.
+func listObjects(ctx context.Context, r client.Reader, l client.ObjectList, opts ...client.ListOption) ([]client.Object, error) {
+	if err := r.List(ctx, l, opts...); err != nil {
+		return nil, err
+	}
+	items, err := apimeta.ExtractList(l)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, len(items))
+	for i, it := range items {
+		o, ok := it.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("listing %T: item %T is no client.Object", l, it)
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
 // l2Kind writes ServiceL2Statuses.
 var l2Kind = &statusKind{
 	name: "ServiceL2Status", prefix: "l2-", exclusive: true,
 	list: func(ctx context.Context, r client.Reader, opts ...client.ListOption) ([]client.Object, error) {
-		var l v1beta1.ServiceL2StatusList
-		if err := r.List(ctx, &l, opts...); err != nil {
-			return nil, err
-		}
-		out := make([]client.Object, len(l.Items))
-		for i := range l.Items {
-			out[i] = &l.Items[i]
-		}
-		return out, nil
+		return listObjects(ctx, r, &v1beta1.ServiceL2StatusList{}, opts...)
 	},
 	newObject: func() client.Object { return &v1beta1.ServiceL2Status{} },
 	details:   func(o client.Object) []string { return interfaceNames(o.(*v1beta1.ServiceL2Status).Status.Interfaces) },

@@ -288,9 +288,9 @@ func benchReport(rows []benchRow, runs int, started time.Time, load0, load1 stri
 		e2e.nodes, runs, started.Format("2006-01-02 15:04"), runtime.NumCPU(), load0, load1)
 	fmt.Fprintf(&b, "time from the failure to the client's first HTTP answer through the new node (probes every %s)\n\n", probeEvery)
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "failure\tfamily\truns\tmin\tp50\tp95\tmax\tfailed runs")
+	_, _ = fmt.Fprintln(tw, "failure\tfamily\truns\tmin\tp50\tp95\tmax\tfailed runs")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\n", r.failure, r.family, r.n,
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\n", r.failure, r.family, r.n,
 			ms(r.min), ms(r.p50), ms(r.p95), ms(r.mx), r.failed)
 	}
 	_ = tw.Flush()

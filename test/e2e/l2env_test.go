@@ -344,7 +344,10 @@ func (l *l2Env) neighborMACs(ip netip.Addr) ([]string, error) {
 	slices.Sort(macs)
 	macs = slices.Compact(macs)
 	if len(macs) == 0 {
-		return nil, fmt.Errorf("%s: no answer (%v): %s", args[0], err, strings.TrimSpace(string(out)))
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		return nil, fmt.Errorf("%s: no answer (%w): %s", args[0], err, strings.TrimSpace(string(out)))
 	}
 	return macs, nil
 }
