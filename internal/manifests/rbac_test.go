@@ -70,13 +70,16 @@ func checkRBAC(t *testing.T, b *bundle) {
 			{verb: "list", group: "ironlb.io", resource: "ipaddresspools", namespaced: true},
 			{verb: "patch", group: "ironlb.io", resource: "ipaddresspools/status", namespaced: true},
 			{verb: "create", resource: "events"},
+			// the memberlist Secret, when missing
+			{verb: "create", resource: "secrets", namespaced: true},
 		},
 		denied: []access{
 			{verb: "update", resource: "services"},
 			{verb: "delete", resource: "services"},
 			{verb: "create", group: "coordination.k8s.io", resource: "leases"},
 			{verb: "list", resource: "secrets"},
-			{verb: "create", resource: "secrets", namespaced: true},
+			{verb: "create", resource: "secrets"},
+			{verb: "delete", resource: "secrets", namespaced: true},
 			{verb: "patch", group: "ironlb.io", resource: "ipaddresspools", namespaced: true},
 			{verb: "patch", resource: "nodes"},
 			{verb: "create", resource: "pods"},
