@@ -21,10 +21,14 @@ if ((EUID == 0)); then
 	step "Layer 2 failover in the lab (crash and graceful stop, 20 runs each)" \
 		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/l2-failover.txt" \
 		go test -tags e2e -count=1 -timeout 60m -run '^TestBenchFailover$' -v ./test/e2e/
+	step "BGP in the lab (Service create → route, BFD failure detection; 20 runs each)" \
+		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/bgp.txt" \
+		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchBGP$' -v ./test/e2e/
 else
-	echo "==> skipping Layer 2 failover in the lab: it needs root for the lab's network namespaces (run: sudo make bench)"
+	echo "==> skipping Layer 2 failover and BGP in the lab: they need root for the lab's network namespaces (run: sudo make bench)"
 fi
 echo
 echo "==> results in $out"
 cat "$out/controller-1000.txt" 2>/dev/null || true
 cat "$out/l2-failover.txt" 2>/dev/null || true
+cat "$out/bgp.txt" 2>/dev/null || true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ironlb/ironlb/internal/controller"
 	"github.com/ironlb/ironlb/internal/membership"
+	"github.com/ironlb/ironlb/internal/webhook"
 )
 
 // namespaceEnv names the environment variable that gives the default of
@@ -52,6 +53,9 @@ election one allocates and the others wait.`,
 	f.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, allowing only clients authorized by the API server")
 	f.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for --metrics-secure; default: a self-signed certificate")
 	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "allow HTTP/2 on the metrics server (off: HTTP/2 Rapid Reset, CVE-2023-44487)")
+	f.IntVar(&o.WebhookPort, "webhook-port", 0, "serve the validating webhook on this HTTPS port, with a certificate ironlb keeps in the Secret "+webhook.DefaultSecret+"; 0 disables it")
+	f.StringVar(&o.WebhookService, "webhook-service", webhook.DefaultService, "the webhook's Service in --namespace: the certificate is issued for <service>.<namespace>.svc")
+	f.StringVar(&o.WebhookConfiguration, "webhook-configuration", webhook.DefaultConfiguration, "the ValidatingWebhookConfiguration whose caBundle ironlb keeps")
 	f.Float32Var(&o.KubeAPIQPS, "kube-api-qps", controller.DefaultKubeAPIQPS, "requests per second to the API server")
 	f.IntVar(&o.KubeAPIBurst, "kube-api-burst", controller.DefaultKubeAPIBurst, "requests to the API server allowed in a burst")
 	return cmd

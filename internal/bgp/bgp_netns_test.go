@@ -22,22 +22,23 @@ const (
 type lab struct {
 	router                   *netnstest.Host
 	ebgp, ecmp, ibgp, md5Key *netnstest.Host
-	bfd                      *netnstest.Host
+	bfd, hold                *netnstest.Host
 	frr                      *frr
+	net                      *netnstest.Network
 }
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	netnstest.Require(t, netnstest.Root, "ip", "vtysh", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd")
 	n := netnstest.New(t, netnstest.Options{Prefix: "ibgpt"})
-	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6)}
+	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6), hold: n.AddHost("hold", 7), net: n}
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname router\n!\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n bgp bestpath as-path multipath-relax\n", routerASN, l.router.IPv4)
 	neighbors := []struct {
 		h   *netnstest.Host
 		asn int
 		pw  string
-	}{{l.ebgp, nodeASN, ""}, {l.ecmp, nodeASN, ""}, {l.ibgp, routerASN, ""}, {l.md5Key, nodeASN, md5Secret}, {l.bfd, nodeASN, ""}}
+	}{{l.ebgp, nodeASN, ""}, {l.ecmp, nodeASN, ""}, {l.ibgp, routerASN, ""}, {l.md5Key, nodeASN, md5Secret}, {l.bfd, nodeASN, ""}, {l.hold, nodeASN, ""}}
 	for _, nb := range neighbors {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers connect 1\n", nb.h.IPv4, nb.asn, nb.h.IPv4)
 		if nb.pw != "" {
@@ -205,6 +206,8 @@ func TestFRR(t *testing.T) {
 
 	t.Run("BFD down tears the session down", func(t *testing.T) { testBFD(t, l) })
 
+	t.Run("without BFD, a cut link drops the routes after the hold time", func(t *testing.T) { testHoldTime(t, l) })
+
 	t.Run("MD5", func(t *testing.T) {
 		m := startRemote(t, l.md5Key)
 		m.SetPeers(l.peerFor(l.md5Key, nodeASN, "wrong"))
@@ -248,6 +251,31 @@ func testBFD(t *testing.T, l *lab) {
 	if !node.waitState("router", StateEstablished, 20*time.Second) {
 		t.Fatalf("session not Established again within 20 s of BFD recovering; events %v", node.log)
 	}
+}
+
+// testHoldTime cuts a node without BFD off the network (carrier loss on
+// its link) and logs how long the router keeps its route: until the hold
+// time (3 s, keepalives every second) expires.
+func testHoldTime(t *testing.T, l *lab) {
+	node := startRemote(t, l.hold)
+	p := l.peerFor(l.hold, nodeASN, "")
+	p.HoldTime, p.KeepaliveTime = 3*time.Second, time.Second
+	node.SetPeers(p)
+	if !node.waitState("router", StateEstablished, 15*time.Second) {
+		t.Fatalf("session not Established within 15 s; events %v", node.log)
+	}
+	v4 := mustPrefix("10.96.0.7/32")
+	node.Advertise(Route{Prefix: v4})
+	via := "via " + l.hold.IPv4.String()
+	l.waitKernel(t, v4, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, via) })
+	l.net.SetPort(l.hold, false)
+	took := l.waitKernel(t, v4, 15*time.Second, "no route via the node", func(s string) bool { return !strings.Contains(s, via) })
+	t.Logf("link cut -> route gone from the router's kernel: %v (hold time %v)", took.Round(time.Millisecond), p.HoldTime)
+	l.net.SetPort(l.hold, true)
+	if !node.waitState("router", StateEstablished, 20*time.Second) {
+		t.Fatalf("session not Established again within 20 s of the link coming back; events %v", node.log)
+	}
+	l.waitKernel(t, v4, 5*time.Second, "the route back", func(s string) bool { return strings.Contains(s, via) })
 }
 
 // stats formats p50 and max of ds.

@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/webhook"
 )
 
 // readyTimeout bounds the wait of one /readyz request for the caches.
@@ -66,8 +67,9 @@ func CacheOptions(opts Options) (cache.Options, error) {
 // NewManager returns a manager set up for the controller: its scheme and
 // cache, the API rate limits, leader election on a Lease in the ironlb
 // namespace (released when the manager stops, so a standby takes over at
-// once), /healthz and /readyz, and the metrics server (HTTP/1.1 only
-// unless EnableHTTP2).
+// once), /healthz and /readyz, the metrics server (HTTP/1.1 only unless
+// EnableHTTP2) and, when WebhookPort is set, the validating webhook and
+// its certificates, on every replica.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
@@ -112,9 +114,27 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if opts.RetryPeriod > 0 {
 		mo.RetryPeriod = ptr.To(opts.RetryPeriod)
 	}
+	var wh *webhook.Webhook
+	if opts.WebhookPort > 0 {
+		cm, _ := opts.configMapName() // validated
+		wh, err = webhook.New(webhook.Options{
+			Port: opts.WebhookPort, Namespace: opts.Namespace,
+			Service: opts.WebhookService, Configuration: opts.WebhookConfiguration,
+			LegacyConfigMap: cm, EnableHTTP2: opts.EnableHTTP2,
+		})
+		if err != nil {
+			return nil, err
+		}
+		mo.WebhookServer = wh.Server
+	}
 	mgr, err := manager.New(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if wh != nil {
+		if err := wh.Register(mgr); err != nil {
+			return nil, err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding the health check: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironlb/ironlb/internal/config"
 	"github.com/ironlb/ironlb/internal/membership"
+	"github.com/ironlb/ironlb/internal/webhook"
 )
 
 // Defaults of Options.
@@ -74,6 +75,19 @@ type Options struct {
 	// controller-runtime recommends (HTTP/2 Rapid Reset, CVE-2023-44487).
 	EnableHTTP2 bool
 
+	// WebhookPort serves the validating admission webhook (package
+	// internal/webhook) over HTTPS on this port, with a certificate the
+	// controller keeps in the Secret ironlb-webhook-cert of Namespace.
+	// Zero, the default, disables the webhook.
+	WebhookPort int
+	// WebhookService is the Service in front of the webhook; the
+	// certificate is issued for <WebhookService>.<Namespace>.svc. Default
+	// webhook.DefaultService.
+	WebhookService string
+	// WebhookConfiguration names the ValidatingWebhookConfiguration whose
+	// caBundle the controller keeps. Default webhook.DefaultConfiguration.
+	WebhookConfiguration string
+
 	// KubeAPIQPS and KubeAPIBurst limit the requests to the API server.
 	// Defaults DefaultKubeAPIQPS and DefaultKubeAPIBurst.
 	KubeAPIQPS   float32
@@ -116,6 +130,12 @@ func (o Options) withDefaults() Options {
 	if o.HealthProbeBindAddress == "" {
 		o.HealthProbeBindAddress = DefaultHealthProbeBindAddress
 	}
+	if o.WebhookService == "" {
+		o.WebhookService = webhook.DefaultService
+	}
+	if o.WebhookConfiguration == "" {
+		o.WebhookConfiguration = webhook.DefaultConfiguration
+	}
 	if o.KubeAPIQPS == 0 {
 		o.KubeAPIQPS = DefaultKubeAPIQPS
 	}
@@ -145,6 +165,15 @@ func (o Options) validate() error {
 		if msgs := validation.IsQualifiedName(o.LoadBalancerClass); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("load-balancer class %q: %s", o.LoadBalancerClass, strings.Join(msgs, "; ")))
 		}
+	}
+	if o.WebhookPort < 0 || o.WebhookPort > 65535 {
+		errs = append(errs, fmt.Errorf("webhook port %d: want 1-65535, or 0 to disable the webhook", o.WebhookPort))
+	}
+	if msgs := validation.IsDNS1123Label(o.WebhookService); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("webhook service %q: %s", o.WebhookService, strings.Join(msgs, "; ")))
+	}
+	if msgs := validation.IsDNS1123Subdomain(o.WebhookConfiguration); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("webhook configuration %q: %s", o.WebhookConfiguration, strings.Join(msgs, "; ")))
 	}
 	if o.KubeAPIQPS < 0 || o.KubeAPIBurst < 0 {
 		errs = append(errs, fmt.Errorf("kube-api-qps %v, kube-api-burst %d: must not be negative", o.KubeAPIQPS, o.KubeAPIBurst))

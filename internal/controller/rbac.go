@@ -9,6 +9,12 @@ package controller
 // speakers' memberlist Secret when missing), the legacy ConfigMap and the
 // leader-election Lease. A legacy ConfigMap in another
 // namespace (--config-map) needs a Role there too.
+//
+// The optional webhook (--webhook-port) needs more: update of its
+// certificate Secret and get/update of its ValidatingWebhookConfiguration,
+// both by name. They are not markers here, so an install without the
+// webhook does not grant them: config/webhook/rbac.yaml and the chart's
+// templates/webhook.yaml carry them.
 
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=services/status,verbs=get;patch

@@ -10,17 +10,24 @@ import (
 	"time"
 )
 
-// NodeFail crashes a node: its speaker is killed (SIGKILL) and held down,
-// and its bridge-side veth goes down, so the node drops off the network at
-// once. Its agent and kube-proxy keep running: they reach the API server
-// over the loopback forwarder, so the Node stays Ready as far as
-// Kubernetes knows.
+// NodeFail crashes a node: its bridge-side veth goes down, so the node
+// drops off the network at once, then its speaker is killed (SIGKILL) and
+// held down. The link goes first, as when a machine dies: nothing the
+// killed speaker's kernel sends (the FIN closing its BGP sessions) reaches
+// anyone, so peers detect the failure themselves (BFD, hold time,
+// memberlist) and graceful restart does not keep its routes. Its agent and
+// kube-proxy keep running: they reach the API server over the loopback
+// forwarder, so the Node stays Ready as far as Kubernetes knows.
 func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 	return updateState(dir, func(s *State) error {
 		p, h, err := nodeOf(s, node)
 		if err != nil {
 			return err
 		}
+		if err := setLink(ctx, p, h.Name, false); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(out, "%s cut off: link %s down in %s\n", h.Name, bridgePort(h.Name), p.Namespace(lanNamespace))
 		if sp := s.Procs["speaker/"+h.Name]; sp != nil {
 			sp.Held = true
 			if sp.Alive() {
@@ -30,10 +37,6 @@ func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 				_, _ = fmt.Fprintf(out, "killed speaker/%s (pid %d)\n", h.Name, sp.PID)
 			}
 		}
-		if err := setLink(ctx, p, h.Name, false); err != nil {
-			return err
-		}
-		_, _ = fmt.Fprintf(out, "%s cut off: link %s down in %s\n", h.Name, bridgePort(h.Name), p.Namespace(lanNamespace))
 		return nil
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/lab"
 )
 
 // bgpPool is the BGP suite's pool: outside every lab subnet, so the client
@@ -154,6 +156,10 @@ func TestBGP(t *testing.T) {
 
 	testGracefulRestart(t, l, routerNS, p.Nodes[0].Name, p.Nodes[0].IPv4, ips[0])
 
+	t.Run("BFD drops a failed node's routes", func(t *testing.T) {
+		testBFDNodeFail(t, l, p, name, ips)
+	})
+
 	if err := l.cs.CoreV1().Services(l.ns).Delete(ctx, svc, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -270,4 +276,95 @@ func kernelRoute(ns string, prefix netip.Prefix) (string, error) {
 		return "", fmt.Errorf("ip route show %s in %s: %w: %s", prefix, ns, err, out)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// testBFDNodeFail names a BFDProfile with every default (300 ms × 3) in the
+// BGPPeer peer, then crashes the last node (`lab node fail`: link cut, then
+// speaker killed): the router drops that node's next hop from the routes
+// of ips within 10 s — the time is logged; BFD's is under 1 s, where the
+// hold time and graceful restart would keep them for minutes — and the
+// node's routes come back after `lab node recover`.
+func testBFDNodeFail(t *testing.T, l *l2Env, p lab.Plan, peer string, ips []netip.Addr) {
+	ctx := context.Background()
+	prof := &v1beta1.BFDProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: peer}}
+	if err := l.cl.Create(ctx, prof); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.cl.Delete(context.Background(), prof); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting BFDProfile %s: %v", peer, err)
+		}
+	})
+	var bp v1beta1.BGPPeer
+	if err := l.cl.Get(ctx, client.ObjectKey{Namespace: ironlbNamespace, Name: peer}, &bp); err != nil {
+		t.Fatal(err)
+	}
+	orig := bp.DeepCopy()
+	bp.Spec.BFDProfile = peer
+	if err := l.cl.Patch(ctx, &bp, client.MergeFrom(orig)); err != nil {
+		t.Fatal(err)
+	}
+	nodeIPs := map[string]netip.Addr{}
+	for _, n := range p.Nodes {
+		nodeIPs[n.Name] = n.IPv4
+	}
+	routerNS := p.Namespace("router")
+	victim := p.Nodes[len(p.Nodes)-1]
+	nextHop := func(n lab.Host, ip netip.Addr) string {
+		if ip.Is6() {
+			return "via " + n.IPv6.String() + " "
+		}
+		return "via " + n.IPv4.String() + " "
+	}
+	viaAll := func() error {
+		for _, ip := range ips {
+			route, err := kernelRoute(routerNS, netip.PrefixFrom(ip, ip.BitLen()))
+			if err != nil {
+				return err
+			}
+			for _, n := range p.Nodes {
+				if !strings.Contains(route, nextHop(n, ip)) {
+					return fmt.Errorf("%s: no next hop of %s in %q", ip, n.Name, route)
+				}
+			}
+		}
+		return nil
+	}
+	waitSessions(t, nodeIPs, true)
+	eventually(t, 60*time.Second, "the routes via every node", viaAll)
+
+	start := time.Now()
+	if err := lab.NodeFail(ctx, e2e.dir, victim.Name, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	took, err := func() (time.Duration, error) {
+		for time.Since(start) < 10*time.Second {
+			left := 0
+			for _, ip := range ips {
+				route, err := kernelRoute(routerNS, netip.PrefixFrom(ip, ip.BitLen()))
+				if err != nil {
+					return 0, err
+				}
+				if strings.Contains(route, nextHop(victim, ip)) {
+					left++
+				}
+			}
+			if left == 0 {
+				return time.Since(start), nil
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return 0, fmt.Errorf("the router still routes %v via %s 10 s after it failed", ips, victim.Name)
+	}()
+	reason := lastReset(status(t).Router.VtySocket, victim.IPv4)
+	if rerr := lab.NodeRecover(ctx, e2e.dir, victim.Name, io.Discard); rerr != nil {
+		t.Fatalf("lab node recover %s: %v", victim.Name, rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s failed: its next hops gone from the router's kernel routes of %v after %v (BFD 300 ms × 3; router: %q)",
+		victim.Name, ips, took.Round(time.Millisecond), reason)
+	eventually(t, 60*time.Second, "the routes via every node after `lab node recover`", viaAll)
+	waitSessions(t, nodeIPs, true)
 }
