@@ -83,6 +83,7 @@ type Gossip struct {
 	ml      *memberlist.Memberlist
 	name    string
 	changes notifier
+	events  *eventDelegate
 	log     *slog.Logger
 
 	stopOnce sync.Once
@@ -129,7 +130,8 @@ func Start(cfg Config) (*Gossip, error) {
 		c.SecretKey = cfg.SecretKey
 	}
 	tuning(c, cfg.Tuning)
-	c.Events = eventDelegate{g.changes}
+	g.events = &eventDelegate{changes: g.changes, addrs: map[string]string{}}
+	c.Events = g.events
 	c.Logger = log.New(&logWriter{log: logger}, "", 0)
 
 	ml, err := memberlist.Create(c)
@@ -191,12 +193,16 @@ func (g *Gossip) Members() []string {
 	return slices.Compact(out)
 }
 
-// Addresses returns the "host:port" of every member but this one.
+// Addresses returns the "host:port" of every member but this one. They
+// come from the event delegate's copies: memberlist's Nodes change under
+// its own lock, which Members' callers cannot take.
 func (g *Gossip) Addresses() map[string]string {
-	out := map[string]string{}
-	for _, n := range g.ml.Members() {
-		if n.Name != g.name {
-			out[n.Name] = n.Address()
+	g.events.mu.Lock()
+	defer g.events.mu.Unlock()
+	out := make(map[string]string, len(g.events.addrs))
+	for name, addr := range g.events.addrs {
+		if name != g.name {
+			out[name] = addr
 		}
 	}
 	return out
@@ -243,10 +249,27 @@ func (g *Gossip) Abort() error {
 	return g.stopErr
 }
 
-// eventDelegate turns memberlist's events into change notifications. It
-// must not block: memberlist calls it with its state locked.
-type eventDelegate struct{ changes notifier }
+// eventDelegate turns memberlist's events into change notifications and
+// keeps a copy of each live member's address. It must not block:
+// memberlist calls it with its state locked, which is also what makes
+// reading the Node here safe.
+type eventDelegate struct {
+	changes notifier
+	mu      sync.Mutex
+	addrs   map[string]string // by member name
+}
 
-func (e eventDelegate) NotifyJoin(*memberlist.Node)   { e.changes.notify() }
-func (e eventDelegate) NotifyLeave(*memberlist.Node)  { e.changes.notify() }
-func (e eventDelegate) NotifyUpdate(*memberlist.Node) { e.changes.notify() }
+func (e *eventDelegate) set(n *memberlist.Node, live bool) {
+	e.mu.Lock()
+	if live {
+		e.addrs[n.Name] = n.Address()
+	} else {
+		delete(e.addrs, n.Name)
+	}
+	e.mu.Unlock()
+	e.changes.notify()
+}
+
+func (e *eventDelegate) NotifyJoin(n *memberlist.Node)   { e.set(n, true) }
+func (e *eventDelegate) NotifyLeave(n *memberlist.Node)  { e.set(n, false) }
+func (e *eventDelegate) NotifyUpdate(n *memberlist.Node) { e.set(n, true) }

@@ -43,6 +43,12 @@ var (
 // bgpBenchLimit bounds every wait of one run.
 const bgpBenchLimit = 60 * time.Second
 
+// sessionsLimit bounds the wait for every session to be up. It is longer
+// than bgpBenchLimit: after a peer's settings change its session is
+// re-created, and once in seven e2e runs one node's new session was not
+// back within 60 s (not reproduced since; see the BGP issue's notes).
+const sessionsLimit = 3 * time.Minute
+
 // TestBenchBGP measures the BGP mode in the lab (`make bench`,
 // IRONLB_BENCH=1), every node peering with the lab's FRR router with the
 // default BFD profile (300 ms × 3), over IRONLB_BENCH_RUNS (default 20)
@@ -270,7 +276,11 @@ func createBenchService(t *testing.T, l *l2Env, name, pool string, vip netip.Add
 // every node of nodeIPs and, with bfd, an up BFD session with each.
 func waitSessions(t *testing.T, nodeIPs map[string]netip.Addr, bfd bool) {
 	t.Helper()
-	eventually(t, bgpBenchLimit, "BGP (and BFD) sessions with every node up", func() error {
+	start := time.Now()
+	defer func() {
+		t.Logf("BGP (and BFD) sessions with every node up after %s", time.Since(start).Round(time.Millisecond))
+	}()
+	eventually(t, sessionsLimit, "BGP (and BFD) sessions with every node up", func() error {
 		out, err := vtysh("show bgp summary json")
 		if err != nil {
 			return err
