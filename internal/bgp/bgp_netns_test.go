@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ironlb/ironlb/internal/frrtest"
 	"github.com/ironlb/ironlb/internal/netnstest"
 )
 
@@ -23,7 +24,7 @@ type lab struct {
 	router                   *netnstest.Host
 	ebgp, ecmp, ibgp, md5Key *netnstest.Host
 	bfd, hold                *netnstest.Host
-	frr                      *frr
+	frr                      *frrtest.Router
 	net                      *netnstest.Network
 }
 
@@ -55,7 +56,7 @@ func newLab(t *testing.T) *lab {
 	// FRR's BGP does not follow BFD here (no "neighbor bfd"): the test
 	// shows that our speaker's BFD alone tears the session down.
 	bfdConf := fmt.Sprintf("bfd\n peer %s local-address %s\n  receive-interval 300\n  transmit-interval 300\n !\n!\n", l.bfd.IPv4, l.router.IPv4)
-	l.frr = startFRR(t, l.router, bfdConf, b.String())
+	l.frr = frrtest.Start(t, l.router, frrtest.Config{BGP: b.String(), BFD: bfdConf})
 	return l
 }
 
@@ -94,7 +95,7 @@ func (l *lab) waitKernel(t *testing.T, p netip.Prefix, d time.Duration, what str
 			return time.Since(start)
 		}
 		if time.Since(start) > d {
-			t.Logf("FRR:\n%s\n%s", l.frr.vtysh("show bgp summary"), l.frr.vtysh("show ip route"))
+			t.Logf("FRR:\n%s\n%s", l.frr.Vtysh("show bgp summary"), l.frr.Vtysh("show ip route"))
 			t.Fatalf("router kernel route %s: want %s within %v, have %q", p, what, d, got)
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -126,16 +127,16 @@ func TestFRR(t *testing.T) {
 		)
 		l.waitKernel(t, v4, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv4.String()) })
 		l.waitKernel(t, v6, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv6.String()) })
-		j := l.frr.vtysh("show bgp ipv4 unicast " + v4.String() + " json")
+		j := l.frr.Vtysh("show bgp ipv4 unicast " + v4.String() + " json")
 		for _, want := range []string{"64513:100", "64513:1:2"} {
 			if !strings.Contains(j, want) {
 				t.Errorf("FRR's view of %s lacks %s:\n%s", v4, want, j)
 			}
 		}
-		if j := l.frr.vtysh("show bgp ipv6 unicast " + v6.String() + " json"); !strings.Contains(j, "64513:600") {
+		if j := l.frr.Vtysh("show bgp ipv6 unicast " + v6.String() + " json"); !strings.Contains(j, "64513:600") {
 			t.Errorf("FRR's view of %s lacks 64513:600:\n%s", v6, j)
 		}
-		if j := l.frr.vtysh("show bgp ipv4 unicast json"); !strings.Contains(j, v4.String()) {
+		if j := l.frr.Vtysh("show bgp ipv4 unicast json"); !strings.Contains(j, v4.String()) {
 			t.Errorf("show bgp ipv4 unicast json lacks %s:\n%s", v4, j)
 		}
 	})
@@ -189,7 +190,7 @@ func TestFRR(t *testing.T) {
 		p := mustPrefix("10.96.0.4/32")
 		ibgp.Advertise(Route{Prefix: p, LocalPref: &lp})
 		l.waitKernel(t, p, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ibgp.IPv4.String()) })
-		if j := l.frr.vtysh("show bgp ipv4 unicast " + p.String() + " json"); !strings.Contains(j, `"locPrf":250`) {
+		if j := l.frr.Vtysh("show bgp ipv4 unicast " + p.String() + " json"); !strings.Contains(j, `"locPrf":250`) {
 			t.Errorf("FRR's view of %s lacks locPrf 250:\n%s", p, j)
 		}
 
@@ -230,9 +231,9 @@ func testBFD(t *testing.T, l *lab) {
 		t.Fatalf("session not Established within 15 s; events %v", node.log)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(l.frr.vtysh("show bfd peers json"), `"status":"up"`) {
+	for !strings.Contains(l.frr.Vtysh("show bfd peers json"), `"status":"up"`) {
 		if time.Now().After(deadline) {
-			t.Fatalf("FRR's BFD peer not up within 10 s:\n%s", l.frr.vtysh("show bfd peers"))
+			t.Fatalf("FRR's BFD peer not up within 10 s:\n%s", l.frr.Vtysh("show bfd peers"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
