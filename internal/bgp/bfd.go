@@ -36,38 +36,35 @@ func (s *gobgpSpeaker) bfdManager() *bfd.Manager {
 // onBFDChange runs on a BFD session's goroutine, which must not block: the
 // BGP side is handled on a goroutine of its own.
 func (s *gobgpSpeaker) onBFDChange(ev bfd.Event) {
-	switch {
-	case ev.From == bfd.StateUp && ev.To != bfd.StateUp:
-		go s.setAdminUp(ev.Peer, false)
-	case ev.To == bfd.StateUp:
-		go s.setAdminUp(ev.Peer, true)
+	if ev.From == bfd.StateUp && ev.To != bfd.StateUp {
+		go s.resetForBFD(ev.Peer)
 	}
 }
 
-// setAdminUp disables (BFD went down) or enables (BFD came up) the BGP
-// session to addr.
-func (s *gobgpSpeaker) setAdminUp(addr netip.Addr, up bool) {
+// resetForBFD ends the BGP session to addr because its BFD session went
+// down (a Cease is sent; the routes it carried are gone on both sides),
+// then lets it reconnect as usual, without waiting for BFD to come back:
+// a router that runs BFD only while the BGP session exists (FRR's dynamic
+// neighbours) would otherwise never bring BFD up again.
+func (s *gobgpSpeaker) resetForBFD(addr netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
+	ctx := context.Background()
 	for _, ss := range s.sessions {
-		if ss.peer.Address != addr || !ss.peer.BFD || ss.bfdDown == !up {
+		if ss.peer.Address != addr || !ss.peer.BFD {
 			continue
 		}
-		ctx := context.Background()
-		var err error
-		if up {
-			err = ss.srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: addr.String()})
-		} else {
-			err = ss.srv.DisablePeer(ctx, &api.DisablePeerRequest{Address: addr.String(), Communication: "BFD session down"})
-		}
-		if err != nil {
-			s.log.Error("BFD: set BGP session admin state", "peer", ss.peer.Name, "up", up, "err", err)
+		if err := ss.srv.DisablePeer(ctx, &api.DisablePeerRequest{Address: addr.String(), Communication: "BFD session down"}); err != nil {
+			s.log.Error("BFD: ending the BGP session", "peer", ss.peer.Name, "err", err)
 			continue
 		}
-		ss.bfdDown = !up
-		s.log.Info("BFD changed the BGP session's admin state", "peer", ss.peer.Name, "up", up)
+		if err := ss.srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: addr.String()}); err != nil {
+			s.log.Error("BFD: letting the BGP session reconnect", "peer", ss.peer.Name, "err", err)
+			continue
+		}
+		s.log.Info("BFD session down: BGP session reset", "peer", ss.peer.Name)
 	}
 }

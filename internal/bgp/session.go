@@ -20,9 +20,6 @@ type session struct {
 	stop   context.CancelFunc         // ends the peer state watch
 	routes map[netip.Prefix]Route     // announced now
 	paths  map[netip.Prefix]*api.Path // the GoBGP path of each announced route
-	// bfdDown is true while BFD holds the session disabled; guarded by
-	// the speaker's mu.
-	bfdDown bool
 }
 
 // startSession starts a GoBGP server for p, rejecting every received route,

