@@ -66,20 +66,10 @@ const sessionsLimit = 3 * time.Minute
 // the condition. It prints a table and writes it to $IRONLB_BENCH_OUT when
 // set. Figures, never assertions.
 func TestBenchBGP(t *testing.T) {
-	if os.Getenv("IRONLB_BENCH") != "1" {
-		t.Skip("set IRONLB_BENCH=1 (`make bench`) to measure the BGP mode in the lab")
-	}
+	runs := requireBench(t, "the BGP mode in the lab")
 	requireLab(t)
 	if e2e.nodes < 2 {
 		t.Skip("ECMP and failure detection need two nodes")
-	}
-	runs := benchRuns
-	if v := os.Getenv("IRONLB_BENCH_RUNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("IRONLB_BENCH_RUNS=%q: want a positive number", v)
-		}
-		runs = n
 	}
 	l := newL2Env(t)
 	p, err := l.state.Plan()

@@ -62,20 +62,10 @@ type failure struct {
 // table and writes it to $IRONLB_BENCH_OUT when set. Figures, never
 // assertions.
 func TestBenchFailover(t *testing.T) {
-	if os.Getenv("IRONLB_BENCH") != "1" {
-		t.Skip("set IRONLB_BENCH=1 (`make bench`) to measure failover in the lab")
-	}
+	runs := requireBench(t, "failover in the lab")
 	requireLab(t)
 	if e2e.nodes < 2 {
 		t.Skip("failover needs two nodes")
-	}
-	runs := benchRuns
-	if v := os.Getenv("IRONLB_BENCH_RUNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("IRONLB_BENCH_RUNS=%q: want a positive number", v)
-		}
-		runs = n
 	}
 	l := newL2Env(t)
 	l.createPool(t, "bench", benchPool)
@@ -312,4 +302,23 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// requireBench skips t unless IRONLB_BENCH=1 (`make bench` sets it; what
+// says what the benchmark measures) and returns the number of runs:
+// benchRuns, or $IRONLB_BENCH_RUNS.
+func requireBench(t *testing.T, what string) int {
+	t.Helper()
+	if os.Getenv("IRONLB_BENCH") != "1" {
+		t.Skipf("set IRONLB_BENCH=1 (`make bench`) to measure %s", what)
+	}
+	v := os.Getenv("IRONLB_BENCH_RUNS")
+	if v == "" {
+		return benchRuns
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("IRONLB_BENCH_RUNS=%q: want a positive number", v)
+	}
+	return n
 }
