@@ -1,17 +1,10 @@
 package controller
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
@@ -25,54 +18,7 @@ var roleFile = filepath.Join("..", "..", "config", "rbac", "controller", "role.y
 // status and record Events.
 func TestGeneratedRBACIsEnough(t *testing.T) {
 	h := newHarness(t)
-	data, err := os.ReadFile(roleFile)
-	if err != nil {
-		t.Fatalf("%v (run make generate)", err)
-	}
-	const sa = "ironlb-controller"
-	unique := "ironlb-controller-" + h.ns // ClusterRoles are cluster-wide: one per test
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: h.ns}}
-	objs := []client.Object{&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: sa}}}
-	for doc := range bytes.SplitSeq(data, []byte("\n---\n")) {
-		var head metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &head); err != nil || head.Kind == "" {
-			continue
-		}
-		switch head.Kind {
-		case "ClusterRole":
-			var r rbacv1.ClusterRole
-			if err := yaml.Unmarshal(doc, &r); err != nil {
-				t.Fatal(err)
-			}
-			r.Name = unique
-			objs = append(objs, &r, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: unique},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: unique},
-				Subjects:   subject,
-			})
-		case "Role":
-			var r rbacv1.Role
-			if err := yaml.Unmarshal(doc, &r); err != nil {
-				t.Fatal(err)
-			}
-			r.Namespace = h.ns
-			objs = append(objs, &r, &rbacv1.RoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: r.Name},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name},
-				Subjects:   subject,
-			})
-		default:
-			t.Fatalf("%s: unexpected kind %s", roleFile, head.Kind)
-		}
-	}
-	for _, o := range objs {
-		if err := h.c.Create(t.Context(), o); err != nil {
-			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
-		}
-	}
-
-	cfg := rest.CopyConfig(h.env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + h.ns + ":" + sa}
+	cfg := h.env.AsServiceAccount(t, h.ns, "ironlb-controller", []string{roleFile}, nil)
 	h.pool("default", "10.80.0.0/30")
 	opts := h.options()
 	opts.LeaderElection = true
