@@ -10,10 +10,11 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
 BIN      := bin/ironlb
 FUZZTIME ?= 10s
-# Pinned tools: controller-gen through go.mod's tool directive, golangci-lint
-# through hack/tools/go.mod (kept apart so its dependencies never move ours).
-CONTROLLER_GEN := $(GO) tool controller-gen
-GOLANGCI_LINT  := $(GO) tool -modfile=hack/tools/go.mod golangci-lint
+# Pinned tools: controller-gen through go.mod's tool directive; helm,
+# kustomize, golangci-lint and gotestsum through hack/tools/go.mod (kept apart
+# so their dependencies never move ours), built by hack/build-tools.sh.
+# go test timeouts, one place for every script and target:
+include hack/test-timeouts.env
 
 .PHONY: build
 build: ## Build bin/ironlb
@@ -37,14 +38,18 @@ lint: ## gofmt, go vet, golangci-lint (pinned)
 
 .PHONY: unit
 unit: ## Unit tests with the race detector
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout $(UNIT_TIMEOUT) ./...
+
+.PHONY: tools
+tools: ## Build the pinned tools (helm, kustomize, golangci-lint, gotestsum) into the cache
+	hack/build-tools.sh
 
 .PHONY: fuzz
 fuzz: ## A short run of every fuzz target (FUZZTIME each)
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 .PHONY: test
-test: ## Everything CI runs: generated files, lint, unit tests, fuzzing
+test: ## Everything CI runs: prerequisites, generated files, lint, unit, fuzz and e2e tests
 	hack/test.sh
 
 .PHONY: bench
@@ -58,7 +63,7 @@ lab: build ## Bring up the local lab and run the quick start (root)
 .PHONY: e2e
 e2e: build ## End-to-end tests on a lab of their own (root)
 	hack/build-k8s.sh --all
-	go test -tags e2e -count=1 -v ./test/e2e/
+	go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./test/e2e/
 
 .PHONY: help
 help:

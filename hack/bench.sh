@@ -5,14 +5,22 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(repo_root)"
+# shellcheck source=test-timeouts.env
+source hack/test-timeouts.env
+trap step_table EXIT
 out=${IRONLB_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$out"
 
-step "Go benchmarks (internal/...)" bash -c "go test -run '^\$' -bench . -benchmem ./internal/... | tee '$out/go-bench.txt'"
+# go_bench: the Go benchmarks, kept in go-bench.txt; a failing benchmark
+# fails the step (pipefail holds here, in this shell's function).
+go_bench() {
+	go test -run '^$' -bench . -benchmem -timeout "$BENCH_TIMEOUT" ./internal/... | tee "$out/go-bench.txt"
+}
+step "Go benchmarks (internal/...)" go_bench
 step "control-plane binaries" hack/build-k8s.sh
 step "1,000 LoadBalancer Services against a real API server" \
 	env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/controller-1000.txt" \
-	go test -count=1 -run '^TestBench1000Services$' -v ./internal/controller/
+	go test -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBench1000Services$' -v ./internal/controller/
 # Layer 2 failover runs on a lab of its own (test/e2e brings one up with a
 # unique prefix and takes it down): it needs root and every control-plane
 # binary.
@@ -20,10 +28,10 @@ if ((EUID == 0)); then
 	step "control-plane binaries for the lab" hack/build-k8s.sh --all
 	step "Layer 2 failover in the lab (crash and graceful stop, 20 runs each)" \
 		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/l2-failover.txt" \
-		go test -tags e2e -count=1 -timeout 60m -run '^TestBenchFailover$' -v ./test/e2e/
+		go test -tags e2e -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchFailover$' -v ./test/e2e/
 	step "BGP in the lab (Service create → route, BFD failure detection; 20 runs each)" \
 		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/bgp.txt" \
-		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchBGP$' -v ./test/e2e/
+		go test -tags e2e -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchBGP$' -v ./test/e2e/
 else
 	echo "==> skipping Layer 2 failover and BGP in the lab: they need root for the lab's network namespaces (run: sudo make bench)"
 fi

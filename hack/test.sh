@@ -1,22 +1,69 @@
 #!/usr/bin/env bash
-# `make test`: everything CI runs, in order, each step timed. It installs or
-# builds what it needs — Debian packages, pinned Go tools, the pinned
-# control-plane binaries — and each of those steps is near-instant when its
-# cache is warm.
+# `make test`: everything CI runs, in order, each step timed, with a table of
+# the steps' times at the end. The prerequisite steps install or build
+# everything the tests need — Debian packages, the pinned Go tools, the
+# pinned control-plane binaries, the image's cross-build — so no test builds
+# anything; each of them is near-instant when its cache is warm.
+#
+# Test results: every `go test` run goes through gotestsum, which lists each
+# package, the output of failed tests and every skipped test with its
+# reason; the JSON of each run is kept in $IRONLB_TEST_RESULTS (default: a
+# temporary directory). The last line counts the tests of all runs:
+# "tests: N passed, N failed, N skipped". Under CI (CI set to a true value)
+# a skipped test fails the run: a missing prerequisite must fail, never skip.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(repo_root)"
-total=$SECONDS
+# shellcheck source=test-timeouts.env
+source hack/test-timeouts.env
+results=${IRONLB_TEST_RESULTS:-$(mktemp -d)}
+mkdir -p "$results"
+rm -f "$results"/*.json
+trap step_table EXIT
+
+# go_tests NAME GO-TEST-ARGS...: one `go test` run through gotestsum.
+# Benchmarks dressed as tests (TestBench*) belong to `make bench`.
+go_tests() {
+	local name=$1; shift
+	"$(tool gotestsum)" --format pkgname-and-test-fails --format-hide-empty-pkg \
+		--jsonfile "$results/$name.json" -- -count=1 -skip '^TestBench' "$@"
+}
+
+# count ACTION: how many tests and subtests of all runs ended with ACTION.
+count() {
+	cat "$results"/*.json 2>/dev/null | grep -cE "\"Action\":\"$1\",\"Package\":\"[^\"]*\",\"Test\":\"" || true
+}
+
+# summary: the closing line, and under CI no skipped test.
+summary() {
+	local passed failed skipped
+	passed=$(count pass); failed=$(count fail); skipped=$(count skip)
+	if ((skipped)); then
+		echo "==> skipped tests:"
+		cat "$results"/*.json | grep -oE "\"Action\":\"skip\",\"Package\":\"[^\"]*\",\"Test\":\"[^\"]*\"" |
+			sed -E 's/.*"Package":"github.com\/ironlb\/ironlb\/([^"]*)","Test":"([^"]*)"/    \1 \2/'
+	fi
+	echo "tests: $passed passed, $failed failed, $skipped skipped"
+	if ((skipped)) && in_ci; then
+		echo "make test: $skipped tests skipped under CI; a missing prerequisite must fail, not skip (see the reasons above)" >&2
+		return 1
+	fi
+}
 
 step "prerequisites (Debian packages)" hack/install-prereqs.sh all
+step "pinned tools (helm, kustomize, golangci-lint, gotestsum)" hack/build-tools.sh
 step "verify generated files" hack/verify-generate.sh
-# Lint before the (cold: several minutes) control-plane build so a lint error
-# shows up in seconds.
+# Lint before the (cold: ten minutes and more) control-plane build so a lint
+# error shows up early.
 step "lint" hack/lint.sh
 step "control-plane binaries (with --all: the lab's too)" hack/build-k8s.sh --all
-step "unit and integration tests (-race)" go test -race -count=1 ./...
+# The image test (internal/image) cross-builds ironlb for amd64 and arm64;
+# this step does the same build first (make image), so the test links from a
+# warm cache instead of compiling for minutes inside its timeout.
+step "image cross-build (make image: linux/amd64 + linux/arm64)" hack/image.sh
+step "unit and integration tests (-race)" go_tests unit -race -timeout "$UNIT_TIMEOUT" ./...
 step "fuzz" hack/fuzz.sh
 # The end-to-end suite brings up a lab of its own (unique prefix, temporary
 # directory) and takes it down; it needs root, like CI.
-step "end-to-end tests on the lab" go test -tags e2e -count=1 -timeout 30m ./test/e2e/
-echo "==> make test: all steps passed ($((SECONDS - total)) s)"
+step "end-to-end tests on the lab" go_tests e2e -tags e2e -timeout "$E2E_TIMEOUT" ./test/e2e/
+step "test summary" summary

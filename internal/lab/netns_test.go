@@ -11,18 +11,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/internal/netnstest"
 )
 
 // TestInNetnsRestoresThreads enters a scratch namespace from many
 // goroutines and checks that sockets land in it while every thread of the
 // process ends up back in its own namespace. Needs root.
 func TestInNetnsRestoresThreads(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
+	netnstest.Require(t, netnstest.Root, "ip")
 	ns := "ilbunit" + strconv.Itoa(os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
+		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {

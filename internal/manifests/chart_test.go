@@ -14,17 +14,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 var chartDir = filepath.Join(repoRoot, "charts", "ironlb")
 
-// helm runs the helm pinned in hack/tools/go.mod with args and returns its
-// standard output; it fails t with helm's standard error otherwise.
+// helm runs the helm pinned in hack/tools/go.mod (built by
+// hack/build-tools.sh) with args and returns its standard output; it fails
+// t with helm's standard error otherwise.
 func helm(t *testing.T, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute) // first run builds helm
+	ctx, cancel := context.WithTimeout(t.Context(), testkit.Budget(10*time.Second))
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", append([]string{"tool", "-modfile=" + filepath.Join(repoRoot, "hack", "tools", "go.mod"), "helm"}, args...)...)
+	cmd := exec.CommandContext(ctx, testkit.Tool(t, "helm"), args...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

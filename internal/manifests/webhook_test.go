@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/ironlb/ironlb/internal/testenv"
+	"github.com/ironlb/ironlb/internal/testkit"
 	"github.com/ironlb/ironlb/internal/webhook"
 )
 
@@ -50,9 +51,9 @@ func renderWithWebhook(t *testing.T) []byte {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute) // first run builds kustomize
+	ctx, cancel := context.WithTimeout(t.Context(), testkit.Budget(10*time.Second))
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "tool", "-modfile="+filepath.Join(root, "hack", "tools", "go.mod"), "kustomize", "build", dir)
+	cmd := exec.CommandContext(ctx, testkit.Tool(t, "kustomize"), "build", dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // Root is the prerequisite name [Require] reads as "the test runs as root".
@@ -19,14 +21,11 @@ const installHint = "install the test prerequisites with `sudo hack/install-prer
 // Root ("root") means the effective user ID is 0; any other name is a
 // program looked up on $PATH. When something is missing the test is skipped
 // with a message naming it and how to install it, or failed with the same
-// message when the environment variable CI is "true".
+// message under CI (testkit.InCI).
 func Require(t testing.TB, prereqs ...string) {
 	t.Helper()
 	if msg := Missing(prereqs...); msg != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true: missing prerequisites fail instead of skipping)", msg)
-		}
-		t.Skipf("%s", msg)
+		testkit.Unavailable(t, "%s", msg)
 	}
 }
 

@@ -3,17 +3,15 @@ package testenv
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 const (
-	// modulePath identifies the go.mod of the repository root.
-	modulePath = "github.com/ironlb/ironlb"
 	// versionsFile pins the control-plane versions, relative to the root.
 	versionsFile = "hack/k8s/versions.env"
 	// crdDir holds the generated CRD manifests, relative to the root.
@@ -37,52 +35,11 @@ func (e *unavailableError) Error() string { return e.msg }
 func report(t testing.TB, err error) {
 	t.Helper()
 	var u *unavailableError
-	if errors.As(err, &u) && !inCI() {
+	if errors.As(err, &u) && !testkit.InCI() {
 		t.Skipf("%v", err)
 		return
 	}
 	t.Fatalf("%v", err)
-}
-
-// inCI reports whether the CI environment variable is set to a true value
-// ("true", "1", ...), in which case missing binaries fail tests.
-func inCI() bool {
-	v, err := strconv.ParseBool(os.Getenv("CI"))
-	return err == nil && v
-}
-
-// repoRoot walks up from the working directory (a test's package directory)
-// to the directory whose go.mod declares the ironlb module.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("testenv: finding repository root: %w", err)
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && declaresModule(string(data), modulePath) {
-			return dir, nil
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("testenv: finding repository root: %w", err)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("testenv: no go.mod declaring module %s above the working directory", modulePath)
-		}
-		dir = parent
-	}
-}
-
-// declaresModule reports whether the go.mod text declares module path.
-func declaresModule(gomod, path string) bool {
-	for line := range strings.Lines(gomod) {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == path {
-			return true
-		}
-	}
-	return false
 }
 
 // k8sVersion reads K8S_VERSION from hack/k8s/versions.env under root.
@@ -112,13 +69,9 @@ func assetsDir(root string) (dir string, fromEnv bool, err error) {
 	if err != nil {
 		return "", false, err
 	}
-	cache := os.Getenv("IRONLB_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", false, fmt.Errorf("testenv: locating the binary cache (set IRONLB_CACHE or HOME): %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "ironlb")
+	cache, err := testkit.CacheDir()
+	if err != nil {
+		return "", false, err
 	}
 	return filepath.Join(cache, "k8s-"+version), false, nil
 }

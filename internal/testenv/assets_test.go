@@ -8,26 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func TestDeclaresModule(t *testing.T) {
-	tests := []struct {
-		name, gomod string
-		want        bool
-	}{
-		{"plain", "module github.com/ironlb/ironlb\n\ngo 1.26\n", true},
-		{"quoted", "// c\nmodule \"github.com/ironlb/ironlb\"\n", true},
-		{"other module", "module github.com/ironlb/ironlb/hack/tools\n", false},
-		{"no module line", "go 1.26\n", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := declaresModule(tt.gomod, modulePath); got != tt.want {
-				t.Errorf("declaresModule(%q) = %v, want %v", tt.gomod, got, tt.want)
-			}
-		})
-	}
-}
+	"github.com/ironlb/ironlb/internal/testkit"
+)
 
 func TestK8sVersion(t *testing.T) {
 	tests := []struct {
@@ -82,7 +65,7 @@ func TestAssetsDir(t *testing.T) {
 // where the binaries live.
 func TestAssetsDirMatchesBuildScript(t *testing.T) {
 	t.Setenv("KUBEBUILDER_ASSETS", "")
-	root, err := repoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // startTimeout bounds the start of etcd and of kube-apiserver each, unless
@@ -78,7 +80,7 @@ func Start(t testing.TB) *Env {
 // start finds the binaries and the CRDs, starts etcd and kube-apiserver and
 // installs the CRDs. On error nothing is left running.
 func start() (_ *Env, err error) {
-	root, err := repoRoot()
+	root, err := testkit.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
