@@ -7,9 +7,8 @@
 #   3. bin/ironlb lab up [flags...]   (e.g. --nodes 2 --ip-family ipv4)
 #   4. kubectl apply examples/quickstart/config.yaml and nginx-lb.yaml
 #   5. waits for the nginx Pods and the Service's EXTERNAL-IP, prints
-#      `kubectl get svc`, and curls the Service from the client namespace:
-#      the EXTERNAL-IP when ironlb speakers run in the lab, else the
-#      NodePort through node1 (until the speaker exists).
+#      `kubectl get svc`, and curls the EXTERNAL-IP from the client
+#      namespace (over IPv4 and IPv6 on a dual-stack lab).
 #
 # Needs root. The lab directory is $IRONLB_LAB_DIR or /var/lib/ironlb-lab;
 # `bin/ironlb lab down` removes everything.
@@ -33,8 +32,6 @@ k8s_dir=$(hack/build-k8s.sh --print-dir)
 step "ironlb lab up" "$ironlb" lab up --k8s-dir "$k8s_dir" "$@"
 
 kubectl() { "$ironlb" lab kubectl -- "$@"; }
-status_json=$("$ironlb" lab status -o json)
-has() { grep -q "\"$1\": true" <<<"$status_json"; }
 
 step "quick start: apply config and workload" \
 	kubectl apply -f examples/quickstart/config.yaml -f examples/quickstart/nginx-lb.yaml
@@ -50,29 +47,16 @@ wait_external_ip() {
 	echo "no EXTERNAL-IP after 60 s; see the controller log: $("$ironlb" lab status | awk '$1 == "controller" { print $5 }')" >&2
 	return 1
 }
-if has controller; then
-	step "quick start: EXTERNAL-IP assigned" wait_external_ip
-else
-	echo "==> no ironlb controller in this lab yet: EXTERNAL-IP stays <pending>"
-fi
+step "quick start: EXTERNAL-IP assigned" wait_external_ip
 kubectl get svc nginx -o wide
 
 # The addresses to curl from the client.
 targets=()
-if has speakers && [[ -n $(kubectl get svc nginx -o jsonpath='{.status.loadBalancer.ingress[*].ip}') ]]; then
-	for ip in $(kubectl get svc nginx -o jsonpath='{.status.loadBalancer.ingress[*].ip}'); do
-		targets+=("$ip:80")
-	done
-	how="EXTERNAL-IP"
-else
-	node_port=$(kubectl get svc nginx -o jsonpath='{.spec.ports[0].nodePort}')
-	for ip in $(kubectl get node node1 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'); do
-		targets+=("$ip:$node_port")
-	done
-	how="NodePort through node1 (no ironlb speakers yet)"
-fi
+for ip in $(kubectl get svc nginx -o jsonpath='{.status.loadBalancer.ingress[*].ip}'); do
+	targets+=("$ip:80")
+done
 
-echo "==> curl from the client to the $how"
+echo "==> curl from the client to the EXTERNAL-IP"
 for t in "${targets[@]}"; do
 	host=${t%:*} port=${t##*:}
 	[[ $host == *:* ]] && host="[$host]"

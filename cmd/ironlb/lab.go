@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ironlb/ironlb/internal/lab"
 )
@@ -47,6 +48,26 @@ func newLabCommand() *cobra.Command {
 	return cmd
 }
 
+// labCommandFlags are the long flags of this binary's controller and
+// speaker commands, own and inherited, read from their definitions: the lab
+// runs this binary with them.
+func labCommandFlags() lab.CommandFlags {
+	root := newRootCommand()
+	out := lab.CommandFlags{}
+	for _, sub := range []string{"controller", "speaker"} {
+		c, _, err := root.Find([]string{sub})
+		if err != nil || c == root {
+			continue // CommandFlags.Check names what is missing
+		}
+		names := map[string]bool{}
+		add := func(f *pflag.Flag) { names[f.Name] = true }
+		c.LocalFlags().VisitAll(add)
+		c.InheritedFlags().VisitAll(add)
+		out[sub] = names
+	}
+	return out
+}
+
 func newLabUpCommand(dir *string) *cobra.Command {
 	o := lab.UpOptions{}
 	var family string
@@ -67,6 +88,7 @@ func newLabUpCommand(dir *string) *cobra.Command {
 				return fmt.Errorf("finding the ironlb binary: %w", err)
 			}
 			o.Dir, o.IPFamily, o.Ironlb, o.Out = *dir, f, self, cmd.OutOrStdout()
+			o.Flags = labCommandFlags()
 			_, err = lab.Up(cmd.Context(), o)
 			return err
 		},

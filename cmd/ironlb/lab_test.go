@@ -79,3 +79,18 @@ func TestLabRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestLabCommandFlags: the flags the lab reads from this binary's command
+// definitions include every flag the lab sets (renaming one fails here,
+// and `lab up` refuses to start).
+func TestLabCommandFlags(t *testing.T) {
+	flags := labCommandFlags()
+	if err := flags.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for sub, want := range map[string]string{"controller": "leader-elect", "speaker": "node-name"} {
+		if !flags[sub][want] || !flags[sub]["log-format"] {
+			t.Errorf("ironlb %s: flags %v lack --%s or the inherited --log-format", sub, flags[sub], want)
+		}
+	}
+}

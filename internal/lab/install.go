@@ -467,13 +467,13 @@ func (i *installation) component(name string) *component {
 }
 
 // setArgs returns args with each --name=value of set replaced in place or
-// appended, keeping only the names the subcommand accepts. A flag of args
-// given as "--name value" is replaced with both words.
-func setArgs(args []string, accepted map[string]bool, set ...[2]string) []string {
+// appended; a name the subcommand does not accept is an error. A flag of
+// args given as "--name value" is replaced with both words.
+func setArgs(args []string, accepted map[string]bool, set ...[2]string) ([]string, error) {
 	out := slices.Clone(args)
 	for _, kv := range set {
 		if !accepted[kv[0]] {
-			continue
+			return nil, fmt.Errorf("ironlb has no --%s flag", kv[0])
 		}
 		flag := "--" + kv[0] + "=" + kv[1]
 		i, n := findFlag(out, kv[0])
@@ -483,7 +483,7 @@ func setArgs(args []string, accepted map[string]bool, set ...[2]string) []string
 		}
 		out = slices.Replace(out, i, i+n, flag)
 	}
-	return out
+	return out, nil
 }
 
 // argValue returns the value of --name in args ("--name=v" or "--name v").

@@ -93,28 +93,37 @@ func TestPlanInstallFromDist(t *testing.T) {
 	}
 }
 
-const controllerHelp = `Flags:
-      --health-probe-bind-address string   address
-      --kubeconfig string                  kubeconfig file
-      --leader-elect                       elect
-      --metrics-bind-address string        address
-      --namespace string                   namespace
+// testFlags stand for the flags cmd/ironlb takes from its commands'
+// definitions (cmd/ironlb's TestLabCommandFlags checks the real ones).
+var testFlags = CommandFlags{
+	"controller": flagSet("health-probe-bind-address", "kubeconfig", "leader-elect", "metrics-bind-address", "namespace", "log-format", "log-level"),
+	"speaker": flagSet("health-probe-bind-address", "kubeconfig", "memberlist-bind-address", "metrics-bind-address", "namespace",
+		"node-name", "log-format", "log-level"),
+}
 
-Global Flags:
-      --log-format string   log format (default "json")
-      --log-level string    log level (default "info")
-`
+func flagSet(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
 
 func TestSetArgs(t *testing.T) {
-	flags := parseFlags(controllerHelp)
+	flags := testFlags["controller"]
 	base := []string{"controller", "--health-probe-bind-address=:8081", "--metrics-bind-address", ":7472", "--leader-elect", "--log-level=info"}
-	got := setArgs(base, flags,
+	got, err := setArgs(base, flags,
 		[2]string{"kubeconfig", "/lab/install/controller.kubeconfig"},
 		[2]string{"health-probe-bind-address", "127.0.0.1:40001"},
 		[2]string{"metrics-bind-address", "127.0.0.1:40002"},
-		[2]string{"not-a-flag", "x"},
 		[2]string{"log-format", "text"},
 	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setArgs(base, flags, [2]string{"not-a-flag", "x"}); err == nil || !strings.Contains(err.Error(), "--not-a-flag") {
+		t.Errorf("setArgs with an unknown flag: err = %v, want one naming --not-a-flag", err)
+	}
 	want := []string{"controller", "--health-probe-bind-address=127.0.0.1:40001", "--metrics-bind-address=127.0.0.1:40002",
 		"--leader-elect", "--log-level=info", "--kubeconfig=/lab/install/controller.kubeconfig", "--log-format=text"}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -241,45 +250,21 @@ func TestLoadInstallationMissing(t *testing.T) {
 	}
 }
 
-// fakeIronlb writes a script that prints help texts like ironlb's
-// controller and speaker subcommands.
-func fakeIronlb(t *testing.T, dir string) string {
-	t.Helper()
-	speaker := `Flags:
-      --health-probe-bind-address string     address
-      --kubeconfig string                    kubeconfig file
-      --memberlist-bind-address string       address
-      --metrics-bind-address string          address
-      --namespace string                     namespace
-      --node-name string                     node
-
-Global Flags:
-      --log-format string   log format (default "json")
-      --log-level string    log level (default "info")
-`
-	script := "#!/bin/sh\ncase \"$1\" in\ncontroller) cat <<'EOF'\n" + controllerHelp + "EOF\n;;\nspeaker) cat <<'EOF'\n" + speaker + "EOF\n;;\nesac\n"
-	path := filepath.Join(dir, "ironlb")
-	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestProcsFromInstallation checks the command lines the lab runs ironlb
 // with: the manifests' arguments and environment, the token kubeconfigs,
 // and the lab's own flags; the admin kubeconfig without an installation.
 func TestProcsFromInstallation(t *testing.T) {
 	dir := t.TempDir()
-	s := &State{Dir: dir, Ironlb: fakeIronlb(t, dir), Ports: Ports{ControllerHealth: 40001, ControllerMetrics: 40002}}
+	s := &State{Dir: dir, Ironlb: "/usr/local/bin/ironlb", Ports: Ports{ControllerHealth: 40001, ControllerMetrics: 40002}}
 	p, err := NewPlan("t-", 2, DualStack)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// No installation: the admin kubeconfig and the usual flags.
-	ctrl := controllerProc(t.Context(), s)
-	if ctrl == nil {
-		t.Fatal("no controller")
+	ctrl, err := controllerProc(s, testFlags["controller"])
+	if err != nil {
+		t.Fatal(err)
 	}
 	want := []string{s.Ironlb, "controller", "--namespace=ironlb-system", "--leader-elect=true", "--kubeconfig=" + s.Kubeconfig(),
 		"--health-probe-bind-address=127.0.0.1:40001", "--metrics-bind-address=127.0.0.1:40002", "--log-format=text"}
@@ -318,7 +303,9 @@ func TestProcsFromInstallation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctrl = controllerProc(t.Context(), s)
+	if ctrl, err = controllerProc(s, testFlags["controller"]); err != nil {
+		t.Fatal(err)
+	}
 	manifestArgs := plan.inst.Components["controller"].Args
 	if got, _ := argValue(ctrl.Args, "kubeconfig"); got != filepath.Join(dir, installDir, "controller.kubeconfig") {
 		t.Errorf("controller --kubeconfig=%s, want the token kubeconfig", got)
@@ -338,7 +325,10 @@ func TestProcsFromInstallation(t *testing.T) {
 		t.Errorf("controller environment %q", ctrl.Env)
 	}
 
-	speakers := speakerProcs(t.Context(), s, p)
+	speakers, err := speakerProcs(s, p, testFlags["speaker"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(speakers) != 2 {
 		t.Fatalf("%d speakers, want 2", len(speakers))
 	}

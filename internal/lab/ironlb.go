@@ -1,12 +1,10 @@
 package lab
 
 import (
-	"context"
+	"fmt"
 	"net/netip"
-	"os/exec"
-	"regexp"
 	"strconv"
-	"time"
+	"strings"
 )
 
 const (
@@ -20,41 +18,46 @@ const (
 	memberlistSecretKey = "secretkey"
 )
 
-// subcommandFlags runs `ironlb SUB --help` and returns the long flags it
-// lists. An unknown or stub subcommand lists few or none, which is how the
-// lab tells whether the controller and the speaker exist yet.
-func subcommandFlags(ctx context.Context, ironlb, sub string) map[string]bool {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, ironlb, sub, "--help").CombinedOutput()
-	if err != nil {
-		return nil
-	}
-	return parseFlags(string(out))
+// CommandFlags are the long flags of the ironlb subcommands the lab runs
+// ("controller", "speaker"), taken from the commands' own definitions
+// (cmd/ironlb builds it from its cobra tree), never from help text.
+type CommandFlags map[string]map[string]bool
+
+// labFlags are the flags the lab itself sets on each subcommand.
+var labFlags = map[string][]string{
+	"controller": {"namespace", "leader-elect", "kubeconfig", "health-probe-bind-address", "metrics-bind-address", "log-format"},
+	"speaker":    {"namespace", "node-name", "kubeconfig", "memberlist-bind-address", "log-format"},
 }
 
-var flagRE = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z0-9-]+)`)
-
-// parseFlags extracts the long flag names from cobra help text.
-func parseFlags(help string) map[string]bool {
-	flags := map[string]bool{}
-	for _, m := range flagRE.FindAllStringSubmatch(help, -1) {
-		flags[m[1]] = true
-	}
-	return flags
-}
-
-// flagArgs keeps the --name=value pairs whose name the subcommand accepts,
-// in order, so the lab passes what a manifest would and never a flag the
-// binary rejects.
-func flagArgs(accepted map[string]bool, pairs ...[2]string) []string {
-	var out []string
-	for _, p := range pairs {
-		if accepted[p[0]] {
-			out = append(out, "--"+p[0]+"="+p[1])
+// Check fails, naming every missing one, unless each subcommand has every
+// flag the lab sets: a lab that cannot run ironlb as intended refuses to
+// come up rather than start without a controller or speakers.
+func (f CommandFlags) Check() error {
+	var missing []string
+	for _, sub := range []string{"controller", "speaker"} {
+		for _, name := range labFlags[sub] {
+			if !f[sub][name] {
+				missing = append(missing, "ironlb "+sub+" --"+name)
+			}
 		}
 	}
-	return out
+	if len(missing) > 0 {
+		return fmt.Errorf("the lab cannot run ironlb: flags missing from its commands: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// flagArgs returns the --name=value pairs in order; every name must be a
+// flag of the subcommand (CommandFlags.Check made sure of the lab's own).
+func flagArgs(accepted map[string]bool, pairs ...[2]string) ([]string, error) {
+	var out []string
+	for _, p := range pairs {
+		if !accepted[p[0]] {
+			return nil, fmt.Errorf("ironlb has no --%s flag", p[0])
+		}
+		out = append(out, "--"+p[0]+"="+p[1])
+	}
+	return out, nil
 }
 
 // controllerProc runs the ironlb controller in the root namespace next to
@@ -62,28 +65,30 @@ func flagArgs(accepted map[string]bool, pairs ...[2]string) []string {
 // ServiceAccount token of the install manifests (see install.go), plus the
 // lab's own: --kubeconfig, health and metrics on loopback ports of their
 // own, text logs. Without manifests it runs with the admin kubeconfig and
-// the manifests' usual flags. It is nil when this ironlb has no working
-// controller subcommand.
-func controllerProc(ctx context.Context, s *State) *Proc {
-	flags := subcommandFlags(ctx, s.Ironlb, "controller")
-	if !flags["kubeconfig"] {
-		return nil
-	}
-	base := append([]string{"controller"}, flagArgs(flags,
+// the manifests' usual flags. flags are the controller command's.
+func controllerProc(s *State, flags map[string]bool) (*Proc, error) {
+	base, err := flagArgs(flags,
 		[2]string{"namespace", ironlbNamespace},
 		[2]string{"leader-elect", "true"},
-	)...)
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ironlb controller: %w", err)
+	}
+	base = append([]string{"controller"}, base...)
 	kubeconfig, env := s.Kubeconfig(), []string(nil)
 	if c := loadInstallation(s.Dir).component("controller"); c != nil {
 		base, kubeconfig, env = c.Args, c.Kubeconfig, c.environ("")
 	}
-	args := setArgs(base, flags,
+	args, err := setArgs(base, flags,
 		[2]string{"kubeconfig", kubeconfig},
 		[2]string{"health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(s.Ports.ControllerHealth)},
 		[2]string{"metrics-bind-address", "127.0.0.1:" + strconv.Itoa(s.Ports.ControllerMetrics)},
 		[2]string{"log-format", "text"},
 	)
-	return &Proc{Name: "controller", Order: 90, Supervised: true, Args: append([]string{s.Ironlb}, args...), Env: env}
+	if err != nil {
+		return nil, fmt.Errorf("ironlb controller: %w", err)
+	}
+	return &Proc{Name: "controller", Order: 90, Supervised: true, Args: append([]string{s.Ironlb}, args...), Env: env}, nil
 }
 
 // speakerProcs run one ironlb speaker per node namespace, like the
@@ -91,14 +96,14 @@ func controllerProc(ctx context.Context, s *State) *Proc {
 // environment and ServiceAccount token; health and metrics on the
 // manifests' ports inside the node's namespace) plus the lab's own:
 // --node-name, --kubeconfig, memberlist bound to the node's address, text
-// logs. Without manifests they run with the admin kubeconfig. None run
-// when this ironlb's speaker subcommand does not take --node-name yet.
-func speakerProcs(ctx context.Context, s *State, p Plan) []*Proc {
-	flags := subcommandFlags(ctx, s.Ironlb, "speaker")
-	if !flags["node-name"] {
-		return nil
+// logs. Without manifests they run with the admin kubeconfig. flags are
+// the speaker command's.
+func speakerProcs(s *State, p Plan, flags map[string]bool) ([]*Proc, error) {
+	base, err := flagArgs(flags, [2]string{"namespace", ironlbNamespace})
+	if err != nil {
+		return nil, fmt.Errorf("ironlb speaker: %w", err)
 	}
-	base := append([]string{"speaker"}, flagArgs(flags, [2]string{"namespace", ironlbNamespace})...)
+	base = append([]string{"speaker"}, base...)
 	kubeconfig, c := s.Kubeconfig(), loadInstallation(s.Dir).component("speaker")
 	if c != nil {
 		base, kubeconfig = c.Args, c.Kubeconfig
@@ -109,20 +114,23 @@ func speakerProcs(ctx context.Context, s *State, p Plan) []*Proc {
 	}
 	var out []*Proc
 	for _, h := range p.Nodes {
-		args := setArgs(base, flags,
+		args, err := setArgs(base, flags,
 			[2]string{"node-name", h.Name},
 			[2]string{"kubeconfig", kubeconfig},
 			// The node's own address, not whatever a pod IP on lo might be.
 			[2]string{"memberlist-bind-address", netip.AddrPortFrom(p.NodeIPs(h)[0], uint16(port)).String()},
 			[2]string{"log-format", "text"},
 		)
+		if err != nil {
+			return nil, fmt.Errorf("ironlb speaker: %w", err)
+		}
 		pr := &Proc{Name: "speaker/" + h.Name, Host: h.Name, Order: 90, Supervised: true, Args: append([]string{s.Ironlb}, args...)}
 		if c != nil {
 			pr.Env = c.environ(h.Name)
 		}
 		out = append(out, pr)
 	}
-	return out
+	return out, nil
 }
 
 // agentProc is the lab agent of a node: the kubelet stand-in (`ironlb lab

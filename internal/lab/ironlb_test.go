@@ -2,40 +2,41 @@ package lab
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
-const speakerHelp = `Run the speaker on a node
-
-Usage:
-  ironlb speaker [flags]
-
-Flags:
-  -h, --help                  help for speaker
-      --kubeconfig string     path to a kubeconfig
-      --node-name string      the node this speaker runs on
-
-Global Flags:
-      --log-format string   log format: json or text (default "json")
-`
-
-func TestParseFlagsAndFlagArgs(t *testing.T) {
-	flags := parseFlags(speakerHelp)
-	for _, f := range []string{"help", "kubeconfig", "node-name", "log-format"} {
-		if !flags[f] {
-			t.Errorf("flag %q not found in %v", f, flags)
-		}
+func TestFlagArgs(t *testing.T) {
+	flags := testFlags["speaker"]
+	got, err := flagArgs(flags, [2]string{"node-name", "node1"}, [2]string{"kubeconfig", "/lab/kubeconfig"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := flagArgs(flags,
-		[2]string{"node-name", "node1"},
-		[2]string{"namespace", "ironlb-system"}, // not accepted: left out
-		[2]string{"kubeconfig", "/lab/kubeconfig"},
-	)
-	want := []string{"--node-name=node1", "--kubeconfig=/lab/kubeconfig"}
-	if !slices.Equal(got, want) {
+	if want := []string{"--node-name=node1", "--kubeconfig=/lab/kubeconfig"}; !slices.Equal(got, want) {
 		t.Errorf("flagArgs = %q, want %q", got, want)
 	}
-	if f := parseFlags("Error: unknown command"); len(f) != 0 {
-		t.Errorf("flags from an error: %v", f)
+	if _, err := flagArgs(flags, [2]string{"leader-elect", "true"}); err == nil {
+		t.Error("flagArgs accepted a flag the speaker does not have")
+	}
+}
+
+// TestCommandFlagsCheck: a lab whose ironlb lacks a flag the lab sets
+// refuses to come up, naming every missing flag.
+func TestCommandFlagsCheck(t *testing.T) {
+	if err := testFlags.Check(); err != nil {
+		t.Fatalf("complete flags: %v", err)
+	}
+	partial := CommandFlags{"controller": testFlags["controller"], "speaker": flagSet("kubeconfig", "namespace")}
+	err := partial.Check()
+	if err == nil {
+		t.Fatal("Check accepted a speaker without --node-name")
+	}
+	for _, want := range []string{"ironlb speaker --node-name", "ironlb speaker --memberlist-bind-address", "ironlb speaker --log-format"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Check() = %v, want it to name %s", err, want)
+		}
+	}
+	if err := CommandFlags(nil).Check(); err == nil {
+		t.Error("Check accepted no flags at all")
 	}
 }

@@ -35,6 +35,10 @@ type UpOptions struct {
 	// Ironlb is the ironlb binary the lab runs (its agents, supervisor,
 	// controller and speakers).
 	Ironlb string
+	// Flags are the flags of Ironlb's controller and speaker commands,
+	// from their definitions; Up refuses to start without every flag the
+	// lab sets (CommandFlags.Check).
+	Flags CommandFlags
 	// Out receives the progress lines.
 	Out io.Writer
 }
@@ -46,6 +50,9 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 		return nil, err
 	}
 	if err := CheckPrerequisites(); err != nil {
+		return nil, err
+	}
+	if err := o.Flags.Check(); err != nil {
 		return nil, err
 	}
 	p, err := NewPlan(o.Prefix, o.Nodes, o.IPFamily)
@@ -101,7 +108,7 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	}); err != nil {
 		return nil, withLogs(err, dir)
 	}
-	if err := pr.step("nodes, ironlb and the supervisor", func() (string, error) { return startNodes(ctx, s, p) }); err != nil {
+	if err := pr.step("nodes, ironlb and the supervisor", func() (string, error) { return startNodes(s, p, o.Flags) }); err != nil {
 		return nil, withLogs(err, dir)
 	}
 	if err := pr.step("waiting for the agents and kube-proxy", func() (string, error) {
@@ -298,33 +305,28 @@ func createMemberlistSecret(ctx context.Context, cs kubernetes.Interface) error 
 }
 
 // startNodes records kube-proxy and the agent of every node, the ironlb
-// controller and speakers when this ironlb has them, then starts the
-// supervisor, which starts them all.
-func startNodes(ctx context.Context, s *State, p Plan) (string, error) {
+// controller and speakers, then starts the supervisor, which starts them
+// all.
+func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 	var procs []*Proc
 	for _, h := range p.Nodes {
 		procs = append(procs, kubeProxyProc(s, p, h), agentProc(s, h))
 	}
-	var notes []string
-	ctrl := controllerProc(ctx, s)
-	if ctrl != nil {
-		procs = append(procs, ctrl)
-		notes = append(notes, "ironlb controller")
-	} else {
-		notes = append(notes, "no ironlb controller (`ironlb controller` takes no --kubeconfig yet)")
+	ctrl, err := controllerProc(s, flags["controller"])
+	if err != nil {
+		return "", err
 	}
-	speakers := speakerProcs(ctx, s, p)
-	if len(speakers) > 0 {
-		procs = append(procs, speakers...)
-		notes = append(notes, fmt.Sprintf("%d ironlb speakers", len(speakers)))
-	} else {
-		notes = append(notes, "no ironlb speakers (`ironlb speaker` takes no --node-name yet)")
+	speakers, err := speakerProcs(s, p, flags["speaker"])
+	if err != nil {
+		return "", err
 	}
-	err := updateState(s.Dir, func(st *State) error {
+	procs = append(append(procs, ctrl), speakers...)
+	notes := []string{"ironlb controller", fmt.Sprintf("%d ironlb speakers", len(speakers))}
+	err = updateState(s.Dir, func(st *State) error {
 		for _, pr := range procs {
 			st.Procs[pr.Name] = pr
 		}
-		st.Controller, st.Speakers = ctrl != nil, len(speakers) > 0
+		st.Controller, st.Speakers = true, len(speakers) > 0
 		*s = *st
 		return nil
 	})
