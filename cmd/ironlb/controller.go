@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/ironlb/ironlb/internal/controller"
 	"github.com/ironlb/ironlb/internal/membership"
@@ -17,6 +20,7 @@ const namespaceEnv = "IRONLB_NAMESPACE"
 func newControllerCommand() *cobra.Command {
 	var (
 		o          controller.Options
+		wo         webhook.Options
 		kubeconfig string
 	)
 	cmd := &cobra.Command{
@@ -33,7 +37,7 @@ election one allocates and the others wait.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), cfg, o)
+			return runController(cmd.Context(), cfg, o, wo)
 		},
 	}
 	ns := os.Getenv(namespaceEnv)
@@ -53,10 +57,48 @@ election one allocates and the others wait.`,
 	f.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, allowing only clients authorized by the API server")
 	f.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for --metrics-secure; default: a self-signed certificate")
 	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "allow HTTP/2 on the metrics server (off: HTTP/2 Rapid Reset, CVE-2023-44487)")
-	f.IntVar(&o.WebhookPort, "webhook-port", 0, "serve the validating webhook on this HTTPS port, with a certificate ironlb keeps in the Secret "+webhook.DefaultSecret+"; 0 disables it")
-	f.StringVar(&o.WebhookService, "webhook-service", webhook.DefaultService, "the webhook's Service in --namespace: the certificate is issued for <service>.<namespace>.svc")
-	f.StringVar(&o.WebhookConfiguration, "webhook-configuration", webhook.DefaultConfiguration, "the ValidatingWebhookConfiguration whose caBundle ironlb keeps")
+	f.IntVar(&wo.Port, "webhook-port", 0, "serve the validating webhook on this HTTPS port, with a certificate ironlb keeps in the Secret "+webhook.DefaultSecret+"; 0 disables it")
+	f.StringVar(&wo.Service, "webhook-service", webhook.DefaultService, "the webhook's Service in --namespace: the certificate is issued for <service>.<namespace>.svc")
+	f.StringVar(&wo.Configuration, "webhook-configuration", webhook.DefaultConfiguration, "the ValidatingWebhookConfiguration whose caBundle ironlb keeps")
 	f.Float32Var(&o.KubeAPIQPS, "kube-api-qps", controller.DefaultKubeAPIQPS, "requests per second to the API server")
 	f.IntVar(&o.KubeAPIBurst, "kube-api-burst", controller.DefaultKubeAPIBurst, "requests to the API server allowed in a burst")
 	return cmd
+}
+
+// runController assembles and runs the controller's manager: the
+// allocation controllers of internal/controller and, when wo.Port is set,
+// the validating webhook of internal/webhook on every replica. The two
+// packages do not know each other; this is where they meet.
+func runController(ctx context.Context, cfg *rest.Config, o controller.Options, wo webhook.Options) error {
+	var wh *webhook.Webhook
+	if wo.Port != 0 {
+		cm, err := o.LegacyConfigMapName()
+		if err != nil {
+			return fmt.Errorf("controller options: %w", err)
+		}
+		wo.Namespace, wo.LegacyConfigMap, wo.EnableHTTP2 = o.Namespace, cm, o.EnableHTTP2
+		if wo.Namespace == "" {
+			wo.Namespace = controller.DefaultNamespace
+		}
+		if wh, err = webhook.New(wo); err != nil {
+			return err
+		}
+		o.WebhookServer = wh.Server
+	}
+	mgr, err := controller.NewManager(cfg, o)
+	if err != nil {
+		return err
+	}
+	if wh != nil {
+		if err := wh.Register(mgr); err != nil {
+			return err
+		}
+	}
+	if _, err := controller.Setup(mgr, o); err != nil {
+		return err
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running the controller: %w", err)
+	}
+	return nil
 }

@@ -22,7 +22,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/internal/webhook"
 )
 
 // readyTimeout bounds the wait of one /readyz request for the caches.
@@ -46,7 +45,7 @@ func NewScheme() (*runtime.Scheme, error) {
 // dropped to save memory.
 func CacheOptions(opts Options) (cache.Options, error) {
 	opts = opts.withDefaults()
-	cm, err := opts.configMapName()
+	cm, err := opts.LegacyConfigMapName()
 	if err != nil {
 		return cache.Options{}, err
 	}
@@ -68,8 +67,8 @@ func CacheOptions(opts Options) (cache.Options, error) {
 // cache, the API rate limits, leader election on a Lease in the ironlb
 // namespace (released when the manager stops, so a standby takes over at
 // once), /healthz and /readyz, the metrics server (HTTP/1.1 only unless
-// EnableHTTP2) and, when WebhookPort is set, the validating webhook and
-// its certificates, on every replica.
+// EnableHTTP2) and, when WebhookServer is set, that server on every
+// replica.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
@@ -114,27 +113,10 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if opts.RetryPeriod > 0 {
 		mo.RetryPeriod = ptr.To(opts.RetryPeriod)
 	}
-	var wh *webhook.Webhook
-	if opts.WebhookPort > 0 {
-		cm, _ := opts.configMapName() // validated
-		wh, err = webhook.New(webhook.Options{
-			Port: opts.WebhookPort, Namespace: opts.Namespace,
-			Service: opts.WebhookService, Configuration: opts.WebhookConfiguration,
-			LegacyConfigMap: cm, EnableHTTP2: opts.EnableHTTP2,
-		})
-		if err != nil {
-			return nil, err
-		}
-		mo.WebhookServer = wh.Server
-	}
+	mo.WebhookServer = opts.WebhookServer
 	mgr, err := manager.New(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
-	}
-	if wh != nil {
-		if err := wh.Register(mgr); err != nil {
-			return nil, err
-		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding the health check: %w", err)
@@ -150,20 +132,4 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("adding the readiness check: %w", err)
 	}
 	return mgr, nil
-}
-
-// Run runs the controller against the API server of cfg until ctx ends
-// or the manager fails (for example when it loses the leadership it held).
-func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
-	mgr, err := NewManager(cfg, opts)
-	if err != nil {
-		return err
-	}
-	if _, err := Setup(mgr, opts); err != nil {
-		return err
-	}
-	if err := mgr.Start(ctx); err != nil {
-		return fmt.Errorf("running the controller: %w", err)
-	}
-	return nil
 }

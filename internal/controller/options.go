@@ -9,10 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/ironlb/ironlb/internal/config"
 	"github.com/ironlb/ironlb/internal/membership"
-	"github.com/ironlb/ironlb/internal/webhook"
 )
 
 // Defaults of Options.
@@ -75,18 +75,11 @@ type Options struct {
 	// controller-runtime recommends (HTTP/2 Rapid Reset, CVE-2023-44487).
 	EnableHTTP2 bool
 
-	// WebhookPort serves the validating admission webhook (package
-	// internal/webhook) over HTTPS on this port, with a certificate the
-	// controller keeps in the Secret ironlb-webhook-cert of Namespace.
-	// Zero, the default, disables the webhook.
-	WebhookPort int
-	// WebhookService is the Service in front of the webhook; the
-	// certificate is issued for <WebhookService>.<Namespace>.svc. Default
-	// webhook.DefaultService.
-	WebhookService string
-	// WebhookConfiguration names the ValidatingWebhookConfiguration whose
-	// caBundle the controller keeps. Default webhook.DefaultConfiguration.
-	WebhookConfiguration string
+	// WebhookServer, when set, is served by the manager on every replica
+	// (leader or not). This package does not know what it serves:
+	// cmd/ironlb assembles the validating webhook (internal/webhook) and
+	// registers it on the manager.
+	WebhookServer ctrlwebhook.Server
 
 	// KubeAPIQPS and KubeAPIBurst limit the requests to the API server.
 	// Defaults DefaultKubeAPIQPS and DefaultKubeAPIBurst.
@@ -130,12 +123,6 @@ func (o Options) withDefaults() Options {
 	if o.HealthProbeBindAddress == "" {
 		o.HealthProbeBindAddress = DefaultHealthProbeBindAddress
 	}
-	if o.WebhookService == "" {
-		o.WebhookService = webhook.DefaultService
-	}
-	if o.WebhookConfiguration == "" {
-		o.WebhookConfiguration = webhook.DefaultConfiguration
-	}
 	if o.KubeAPIQPS == 0 {
 		o.KubeAPIQPS = DefaultKubeAPIQPS
 	}
@@ -155,7 +142,7 @@ func (o Options) validate() error {
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("namespace %q: %s", o.Namespace, strings.Join(msgs, "; ")))
 	}
-	if _, err := o.configMapName(); err != nil {
+	if _, err := o.LegacyConfigMapName(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := o.memberlistSecretName(); err != nil {
@@ -166,15 +153,6 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("load-balancer class %q: %s", o.LoadBalancerClass, strings.Join(msgs, "; ")))
 		}
 	}
-	if o.WebhookPort < 0 || o.WebhookPort > 65535 {
-		errs = append(errs, fmt.Errorf("webhook port %d: want 1-65535, or 0 to disable the webhook", o.WebhookPort))
-	}
-	if msgs := validation.IsDNS1123Label(o.WebhookService); len(msgs) > 0 {
-		errs = append(errs, fmt.Errorf("webhook service %q: %s", o.WebhookService, strings.Join(msgs, "; ")))
-	}
-	if msgs := validation.IsDNS1123Subdomain(o.WebhookConfiguration); len(msgs) > 0 {
-		errs = append(errs, fmt.Errorf("webhook configuration %q: %s", o.WebhookConfiguration, strings.Join(msgs, "; ")))
-	}
 	if o.KubeAPIQPS < 0 || o.KubeAPIBurst < 0 {
 		errs = append(errs, fmt.Errorf("kube-api-qps %v, kube-api-burst %d: must not be negative", o.KubeAPIQPS, o.KubeAPIBurst))
 	}
@@ -184,8 +162,10 @@ func (o Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// configMapName parses ConfigMap ("namespace/name").
-func (o Options) configMapName() (types.NamespacedName, error) {
+// LegacyConfigMapName is the legacy ConfigMap the controller reads:
+// ConfigMap ("namespace/name") parsed, or <namespace>/config by default.
+func (o Options) LegacyConfigMapName() (types.NamespacedName, error) {
+	o = o.withDefaults()
 	return config.ParseNamespacedName("config map", o.ConfigMap, DefaultConfigMap)
 }
 

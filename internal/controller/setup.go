@@ -60,7 +60,7 @@ func Setup(mgr manager.Manager, opts Options) (*Controller, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)
 	}
-	cm, _ := opts.configMapName()
+	cm, _ := opts.LegacyConfigMapName()
 	reg := opts.Registry
 	if reg == nil {
 		reg = ctrlmetrics.Registry

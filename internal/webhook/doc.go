@@ -12,6 +12,8 @@
 // renews, served from memory, with the CA written into the caBundle of the
 // ValidatingWebhookConfiguration. No cert-manager is needed.
 //
-// Setup wires both into a controller-runtime manager; every replica serves
-// the webhook, leader or not.
+// New and Register wire both into a controller-runtime manager; every
+// replica serves the webhook, leader or not. `ironlb controller
+// --webhook-port` does that in cmd/ironlb, so this package and
+// internal/controller do not know each other.
 package webhook

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -87,6 +89,12 @@ func New(opts Options) (*Webhook, error) {
 	}
 	if opts.Namespace == "" {
 		return nil, fmt.Errorf("webhook: no namespace")
+	}
+	if msgs := validation.IsDNS1123Label(opts.Service); len(msgs) > 0 {
+		return nil, fmt.Errorf("webhook service %q: %s", opts.Service, strings.Join(msgs, "; "))
+	}
+	if msgs := validation.IsDNS1123Subdomain(opts.Configuration); len(msgs) > 0 {
+		return nil, fmt.Errorf("webhook configuration %q: %s", opts.Configuration, strings.Join(msgs, "; "))
 	}
 	certs := &Certificates{
 		Secret:        types.NamespacedName{Namespace: opts.Namespace, Name: opts.Secret},
