@@ -148,6 +148,25 @@ address-pools:
 	}
 }
 
+// TestLegacyConfigMapWithoutKey: a legacy ConfigMap without the "config"
+// key is read as no configuration, and said so by a Warning Event on it
+// (not only a log line).
+func TestLegacyConfigMapWithoutKey(t *testing.T) {
+	h := newHarness(t)
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "config"},
+		Data:       map[string]string{"conifg": "address-pools: []\n"},
+	}
+	if err := h.c.Create(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	h.start(h.options(), true)
+	msg := h.waitEvent(h.ns, "ConfigMap", "config", reasonMissingConfigKey)
+	if !strings.Contains(msg, `"config"`) {
+		t.Errorf("ConfigMap Event %q should name the missing key", msg)
+	}
+}
+
 // TestNamespaceSelector re-allocates a waiting Service when its
 // namespace's labels change so that a pool admits it.
 func TestNamespaceSelector(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -17,11 +16,16 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/configread"
 )
 
 // configRequest is the one request of the config controller: every
 // configuration object maps to it, so a burst of edits is one rebuild.
 var configRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: "ironlb-configuration"}}
+
+// reasonMissingConfigKey is the Event reason on a legacy ConfigMap that
+// lacks the configuration key.
+const reasonMissingConfigKey = "MissingConfigKey"
 
 // objectStatuses are the verdicts of one config.Build on the CRs, by kind
 // and name (legacy objects, which have no CR, are not in it).
@@ -78,10 +82,11 @@ func (s *configSource) status(kind, name string) (config.ObjectStatus, bool) {
 func (s *configSource) sync(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in, cm, err := s.gather(ctx)
+	read, err := configread.Read(ctx, s.reader, s.namespace, s.configMap)
 	if err != nil {
 		return err
 	}
+	in, cm := read.Input, read.ConfigMap
 	in.Previous = s.snapshot.Load()
 	res := config.Build(in)
 
@@ -102,7 +107,7 @@ func (s *configSource) sync(ctx context.Context) error {
 	if changed {
 		s.log.Info("configuration changed", "pools", len(res.Snapshot.Pools), "problems", len(res.Problems()))
 	}
-	s.reportLegacy(cm, res.Statuses)
+	s.reportLegacy(cm, read.LegacyKeyMissing, res.Statuses)
 	for kind, q := range s.statusQueues {
 		q.add(s.requestsOf(kind)...)
 	}
@@ -125,62 +130,21 @@ func (s *configSource) requestsOf(kind string) []reconcile.Request {
 	return out
 }
 
-// gather reads the inputs of config.Build from the cache. It also returns
-// the legacy ConfigMap, nil when there is none.
-func (s *configSource) gather(ctx context.Context) (config.Input, *corev1.ConfigMap, error) {
-	in := config.Input{Namespace: s.namespace}
-	ns := client.InNamespace(s.namespace)
-	lists := []struct {
-		list client.ObjectList
-		kind string
-	}{
-		{&v1beta1.IPAddressPoolList{}, config.KindIPAddressPool},
-		{&v1beta1.L2AdvertisementList{}, config.KindL2Advertisement},
-		{&v1beta1.BGPAdvertisementList{}, config.KindBGPAdvertisement},
-		{&v1beta1.BGPPeerList{}, config.KindBGPPeer},
-		{&v1beta1.BFDProfileList{}, config.KindBFDProfile},
-		{&v1beta1.CommunityList{}, config.KindCommunity},
-	}
-	for _, l := range lists {
-		if err := s.reader.List(ctx, l.list, ns); err != nil {
-			return in, nil, fmt.Errorf("listing %ss in %s: %w", l.kind, s.namespace, err)
+// reportLegacy records an Event on the legacy ConfigMap for each problem of
+// an object converted from it (or of the ConfigMap as a whole, such as a
+// missing configuration key), once per distinct message.
+func (s *configSource) reportLegacy(cm *corev1.ConfigMap, keyMissing bool, objs []config.ObjectStatus) {
+	reported := map[config.ObjectKey]string{}
+	if cm != nil && keyMissing {
+		k := config.ObjectKey{Kind: config.KindConfigMap, Name: cm.Name}
+		note := fmt.Sprintf("the legacy ConfigMap has no %q key: ironlb reads no configuration from it", config.LegacyConfigMapKey)
+		reported[k] = note
+		if s.legacyReported[k] != note {
+			s.log.Warn("the legacy ConfigMap has no configuration key; ignoring it",
+				"configMap", s.configMap.String(), "key", config.LegacyConfigMapKey)
+			s.recorder.Eventf(cm, nil, corev1.EventTypeWarning, reasonMissingConfigKey, actionValidate, "%s", note)
 		}
 	}
-	in.IPAddressPools = lists[0].list.(*v1beta1.IPAddressPoolList).Items
-	in.L2Advertisements = lists[1].list.(*v1beta1.L2AdvertisementList).Items
-	in.BGPAdvertisements = lists[2].list.(*v1beta1.BGPAdvertisementList).Items
-	in.BGPPeers = lists[3].list.(*v1beta1.BGPPeerList).Items
-	in.BFDProfiles = lists[4].list.(*v1beta1.BFDProfileList).Items
-	in.Communities = lists[5].list.(*v1beta1.CommunityList).Items
-
-	var secrets corev1.SecretList
-	if err := s.reader.List(ctx, &secrets, ns); err != nil {
-		return in, nil, fmt.Errorf("listing Secrets in %s: %w", s.namespace, err)
-	}
-	in.Secrets = secrets.Items
-
-	cm := &corev1.ConfigMap{}
-	switch err := s.reader.Get(ctx, s.configMap, cm); {
-	case apierrors.IsNotFound(err):
-		return in, nil, nil
-	case err != nil:
-		return in, nil, fmt.Errorf("reading the legacy ConfigMap %s: %w", s.configMap, err)
-	}
-	text, ok := cm.Data[config.LegacyConfigMapKey]
-	if !ok {
-		s.log.Warn("the legacy ConfigMap has no configuration key; ignoring it",
-			"configMap", s.configMap.String(), "key", config.LegacyConfigMapKey)
-		return in, nil, nil
-	}
-	in.Legacy = &config.LegacySource{Namespace: cm.Namespace, Name: cm.Name, Config: text}
-	return in, cm, nil
-}
-
-// reportLegacy records an Event on the legacy ConfigMap for each problem of
-// an object converted from it (or of the ConfigMap as a whole), once per
-// distinct message.
-func (s *configSource) reportLegacy(cm *corev1.ConfigMap, objs []config.ObjectStatus) {
-	reported := map[config.ObjectKey]string{}
 	for _, o := range objs {
 		if (!o.Legacy && o.Kind != config.KindConfigMap) || len(o.Problems) == 0 {
 			continue

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/bgp"
+	"github.com/ironlb/ironlb/internal/configread"
 	"github.com/ironlb/ironlb/internal/layer2"
 )
 
@@ -55,7 +56,7 @@ func cacheOptions(o Options) cache.Options {
 			Field:      fields.OneTermEqualSelector("metadata.name", cm.Name),
 		},
 	}
-	for _, k := range configObjects() {
+	for _, k := range configread.Objects() {
 		by[k] = cache.ByObject{Namespaces: own}
 	}
 	return cache.Options{ByObject: by, DefaultTransform: cache.TransformStripManagedFields()}

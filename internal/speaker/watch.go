@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/configread"
 )
 
 // watch registers the event handlers that wake the loops. Changes that
@@ -74,7 +75,7 @@ func (s *Speaker) watch(ctx context.Context) error {
 		UpdateFunc: func(_, n any) { configChanged(n) },
 		DeleteFunc: configChanged,
 	}
-	for _, o := range append(configObjects(), &corev1.Secret{}, &corev1.ConfigMap{}) {
+	for _, o := range append(configread.Objects(), &corev1.Secret{}, &corev1.ConfigMap{}) {
 		handlers = append(handlers, struct {
 			obj client.Object
 			h   toolscache.ResourceEventHandlerFuncs

@@ -9,16 +9,14 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/configread"
 )
 
 // Validator is the admission handler for the six configuration kinds. On
@@ -71,10 +69,11 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		// change, and refusing would block unrelated tools.
 		return admission.Allowed("")
 	}
-	in, err := v.gather(ctx)
+	read, err := configread.Read(ctx, v.Reader, v.Namespace, v.LegacyConfigMap)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
+	in := read.Input
 	stored := config.Build(in) // what the controller has in use
 	key := config.ObjectKey{Kind: req.Kind.Kind, Name: req.Name}
 	if err := v.addCandidate(&in.Objects, req); err != nil {
@@ -167,40 +166,4 @@ func sameSpecAndLabels(req admission.Request) bool {
 		return false
 	}
 	return reflect.DeepEqual(oldObj, newObj)
-}
-
-// gather lists the inputs of config.Build in the namespace.
-func (v *Validator) gather(ctx context.Context) (config.Input, error) {
-	in := config.Input{Namespace: v.Namespace}
-	ns := client.InNamespace(v.Namespace)
-	var (
-		pools v1beta1.IPAddressPoolList
-		l2    v1beta1.L2AdvertisementList
-		bgp   v1beta1.BGPAdvertisementList
-		peers v1beta1.BGPPeerList
-		bfd   v1beta1.BFDProfileList
-		comm  v1beta1.CommunityList
-		secs  corev1.SecretList
-	)
-	for _, l := range []client.ObjectList{&pools, &l2, &bgp, &peers, &bfd, &comm, &secs} {
-		if err := v.Reader.List(ctx, l, ns); err != nil {
-			return in, fmt.Errorf("listing %T in %s: %w", l, v.Namespace, err)
-		}
-	}
-	in.IPAddressPools, in.L2Advertisements, in.BGPAdvertisements = pools.Items, l2.Items, bgp.Items
-	in.BGPPeers, in.BFDProfiles, in.Communities, in.Secrets = peers.Items, bfd.Items, comm.Items, secs.Items
-	if v.LegacyConfigMap.Name == "" {
-		return in, nil
-	}
-	var cm corev1.ConfigMap
-	switch err := v.Reader.Get(ctx, v.LegacyConfigMap, &cm); {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return in, fmt.Errorf("reading the legacy ConfigMap %s: %w", v.LegacyConfigMap, err)
-	default:
-		if text, ok := cm.Data[config.LegacyConfigMapKey]; ok {
-			in.Legacy = &config.LegacySource{Namespace: cm.Namespace, Name: cm.Name, Config: text}
-		}
-	}
-	return in, nil
 }
