@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 const (
@@ -64,9 +65,7 @@ type failure struct {
 func TestBenchFailover(t *testing.T) {
 	runs := requireBench(t, "failover in the lab")
 	requireLab(t)
-	if e2e.nodes < 2 {
-		t.Skip("failover needs two nodes")
-	}
+	requireNodes(t, 2, "failover")
 	l := newL2Env(t)
 	l.createPool(t, "bench", benchPool)
 	l.deployWeb(t, "web", e2e.nodes, nil)
@@ -152,7 +151,8 @@ func TestBenchFailover(t *testing.T) {
 func (l *l2Env) steadyOwners(t *testing.T, svc string, ips []netip.Addr) map[netip.Addr]string {
 	t.Helper()
 	var owners map[netip.Addr]string
-	eventually(t, 60*time.Second, "a steady announcer per address of "+svc, func() error {
+	// Expected: a few seconds after a recovery (waitAnnounced's own wait).
+	eventually(t, testkit.Budget(5*time.Second), "a steady announcer per address of "+svc, func() error {
 		owners = l.waitAnnounced(t, svc, ips, nil)
 		for _, ip := range ips {
 			for range 3 {

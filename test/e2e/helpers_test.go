@@ -4,18 +4,22 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // ironlb runs the ironlb CLI against the test lab and fails t on error.
@@ -29,7 +33,9 @@ func ironlb(t *testing.T, args ...string) string {
 }
 
 func ironlbErr(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Expected: the slowest subcommands the suites run (`restart speaker`:
+	// SIGTERM, up to 10 s to SIGKILL, start; `down`: 1-2 s) within 15 s.
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(15*time.Second))
 	defer cancel()
 	full := append([]string{"lab", "--dir", e2e.dir}, args...)
 	out, err := exec.CommandContext(ctx, e2e.ironlb, full...).CombinedOutput()
@@ -57,7 +63,9 @@ func status(t *testing.T) *lab.Status {
 }
 
 // eventually polls cond every 250 ms until it returns nil or timeout
-// passes, then fails t with cond's last error.
+// passes, then fails t with cond's last error. Callers pass
+// testkit.Budget(expected), expected being how long the outcome takes on an
+// idle machine, and say what it is based on.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -102,4 +110,27 @@ func httpGetFrom(ctx context.Context, host, addr string) (string, error) {
 		return "", fmt.Errorf("GET %s from %s: %s", addr, host, resp.Status)
 	}
 	return string(b), nil
+}
+
+// unanswered reports whether err, from a request to a host that should be
+// cut off, really is a missing answer — a timeout, or an unreachable host
+// or network — rather than a request that never went out (a namespace
+// that could not be entered, a malformed address) or an answer of another
+// kind: a refused or reset connection is a live host answering. A
+// negative check passes only on a missing answer; on anything else it
+// must fail.
+func unanswered(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
+
+// firstLines is the first n lines of s, joined by " | ", for logs.
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[:min(n, len(lines))], " | ")
 }

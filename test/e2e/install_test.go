@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 const (
@@ -123,8 +124,12 @@ func testServiceAccountCredentials(t *testing.T) {
 			continue
 		}
 		// A permission the manifests lack shows as "forbidden" in the log
-		// from the first list on; name it rather than a symptom later.
-		if line := installFirstLine(pr.Log, "forbidden"); line != "" {
+		// from the first list on; name it rather than a symptom later. A
+		// log that cannot be read fails: it would hide the refusal.
+		line, err := installFirstLine(pr.Log, "forbidden")
+		if err != nil {
+			t.Errorf("%s: reading its log to look for refusals: %v", name, err)
+		} else if line != "" {
 			t.Errorf("%s (%s) was refused by the API server: the manifests' RBAC lacks a permission:\n%s", name, sa, line)
 		}
 		kc := installFlagValue(pr.Args, "kubeconfig")
@@ -232,7 +237,9 @@ func testHelmConfigInline(t *testing.T) {
 	installCreateWorkload(t, cs, ns)
 	start = time.Now()
 	var ips []netip.Addr
-	eventually(t, 90*time.Second, "the Service gets addresses of the configInline pool", func() error {
+	// Expected: the controller reads the new ConfigMap and allocates within
+	// a few seconds of the Service's creation.
+	eventually(t, testkit.Budget(10*time.Second), "the Service gets addresses of the configInline pool", func() error {
 		svc, err := cs.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -256,7 +263,9 @@ func testHelmConfigInline(t *testing.T) {
 	t.Logf("Service web got %v in %s", ips, time.Since(start).Round(100*time.Millisecond))
 	for _, ip := range ips {
 		target := netip.AddrPortFrom(ip, 80).String()
-		eventually(t, 60*time.Second, "curl "+target+" from the client", func() error {
+		// Expected: the pod Ready, the address announced and programmed by
+		// kube-proxy within a few seconds of the allocation.
+		eventually(t, testkit.Budget(10*time.Second), "curl "+target+" from the client", func() error {
 			body, err := httpGetFrom(ctx, "client", target)
 			if err != nil {
 				return err
@@ -363,7 +372,8 @@ func installCheckApplied(t *testing.T, objs []*unstructured.Unstructured, out st
 // standard output; it fails t on error.
 func installKubectl(t *testing.T, stdin []byte, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Expected: a server-side apply of the manifests takes a few seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(10*time.Second))
 	defer cancel()
 	cmd, err := lab.KubectlCommand(ctx, e2e.dir, args)
 	if err != nil {
@@ -380,31 +390,25 @@ func installKubectl(t *testing.T, stdin []byte, args ...string) string {
 	return stdout.String()
 }
 
-// installHelm runs the pinned helm: hack/tools/bin/helm when installed, else
-// through `go tool` (hack/tools/go.mod), and returns its standard output.
+// installHelm runs the helm pinned in hack/tools/go.mod, as
+// hack/build-tools.sh built it (testkit.Tool: missing, t skips — fails
+// under CI — naming that step; a test never builds a tool itself), and
+// returns its standard output.
 func installHelm(t *testing.T, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // the first `go tool` run builds helm
+	helm := testkit.Tool(t, "helm")
+	// Expected: `helm template` of the chart renders in about a second.
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(5*time.Second))
 	defer cancel()
-	root := repoRoot()
-	var cmd *exec.Cmd
-	if bin := filepath.Join(root, "hack", "tools", "bin", "helm"); installIsExecutable(bin) {
-		cmd = exec.CommandContext(ctx, bin, args...)
-	} else {
-		cmd = exec.CommandContext(ctx, "go", append([]string{"tool", "-modfile=" + filepath.Join(root, "hack", "tools", "go.mod"), "helm"}, args...)...)
-	}
-	cmd.Dir = root
+	cmd := exec.CommandContext(ctx, helm, args...)
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.Bytes()
-}
-
-func installIsExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // installParse splits multi-document YAML into objects.
@@ -469,16 +473,16 @@ func installFlagValue(args []string, name string) string {
 }
 
 // installFirstLine returns the first line of the file at path containing
-// substr, or "".
-func installFirstLine(path, substr string) string {
+// substr, or "" when none does; an error when the file cannot be read.
+func installFirstLine(path, substr string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	for line := range strings.Lines(string(b)) {
 		if strings.Contains(line, substr) {
-			return strings.TrimSpace(line)
+			return strings.TrimSpace(line), nil
 		}
 	}
-	return ""
+	return "", nil
 }

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // testRecoverKilledLab SIGKILLs every process of the lab, leaving its
@@ -34,7 +35,8 @@ func testRecoverKilledLab(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, 10*time.Second, "every lab process dead", func() error {
+	// Expected: SIGKILLed processes are gone at once; the budget's minimum.
+	eventually(t, testkit.Budget(time.Second), "every lab process dead", func() error {
 		for _, p := range s.Procs {
 			if p.Alive() {
 				return fmt.Errorf("%s (pid %d) still alive", p.Name, p.PID)
@@ -93,8 +95,12 @@ func testDown(t *testing.T) {
 		}
 	}
 	// Any live process mentioning the lab directory (its own processes all
-	// do, through flags) or running inside the lab's namespaces.
-	entries, _ := os.ReadDir("/proc")
+	// do, through flags) or running inside the lab's namespaces. An
+	// unreadable /proc would pass this check unseen: it fails instead.
+	entries, err := os.ReadDir("/proc")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("listing /proc: %d entries, %v", len(entries), err)
+	}
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil || len(cmdline) == 0 { // kernel threads and zombies have none

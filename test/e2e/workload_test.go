@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // workload is a Deployment behind a NodePort Service, ready and answering.
@@ -45,7 +46,9 @@ func testWorkload(t *testing.T, w *workload) {
 	cs := clientset(t)
 	deployWorkload(t, cs, w)
 
-	eventually(t, 90*time.Second, "Pods Running and Ready", func() error {
+	// Expected: scheduled and made Ready by the lab's agent in 2-4 s
+	// (docs/lab.md); 10 s on a busy machine.
+	eventually(t, testkit.Budget(10*time.Second), "Pods Running and Ready", func() error {
 		pods, err := cs.CoreV1().Pods(w.namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			return err
@@ -68,7 +71,9 @@ func testWorkload(t *testing.T, w *workload) {
 		t.Fatal(err)
 	}
 	w.nodePort = svc.Spec.Ports[0].NodePort
-	eventually(t, 60*time.Second, "EndpointSlices with every pod IP ready", func() error {
+	// Expected: the EndpointSlice controller follows the Pods within a
+	// second or two.
+	eventually(t, testkit.Budget(5*time.Second), "EndpointSlices with every pod IP ready", func() error {
 		return checkEndpointSlices(ctx, cs, w, svc.Spec.IPFamilies)
 	})
 
@@ -79,7 +84,9 @@ func testWorkload(t *testing.T, w *workload) {
 		}
 		for _, addr := range nodeAddrs(t, cs, h.Name) {
 			target := netip.AddrPortFrom(addr, uint16(w.nodePort)).String()
-			eventually(t, 30*time.Second, "NodePort "+target+" from the client", func() error {
+			// Expected: kube-proxy programs the NodePort within a few
+			// seconds of the EndpointSlice.
+			eventually(t, testkit.Budget(5*time.Second), "NodePort "+target+" from the client", func() error {
 				return answersFromPod(ctx, w, "client", target)
 			})
 		}
@@ -89,7 +96,8 @@ func testWorkload(t *testing.T, w *workload) {
 	// both endpoints, which may lag the EndpointSlice by a moment).
 	first := nodeAddrs(t, cs, "node1")[0]
 	seen := map[string]bool{}
-	eventually(t, 30*time.Second, "requests spread over every pod", func() error {
+	// Expected: as the NodePort above; both endpoints are usually there.
+	eventually(t, testkit.Budget(5*time.Second), "requests spread over every pod", func() error {
 		for i := 0; i < 20 && len(seen) < workloadReplicas; i++ {
 			body, err := httpGetFrom(ctx, "client", netip.AddrPortFrom(first, uint16(w.nodePort)).String())
 			if err != nil {
