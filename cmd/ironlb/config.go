@@ -34,21 +34,32 @@ func newConfigValidateCommand() *cobra.Command {
 		Use:   "validate -f FILE [-f FILE...]",
 		Short: "Check configuration files: CRs, Secrets and the legacy ConfigMap, together",
 		Long: "Validate any mix of ironlb.io/v1beta1 CRs (MetalLB's metallb.io/v1beta1 and v1beta2 apiVersions of the\n" +
-			"same kinds are read too), Secrets, Lists, and the legacy configuration (a ConfigMap with data.config or a\n" +
-			"bare document with address-pools, peers, ...), checking every rule ironlb checks in a cluster.\n" +
+			"same kinds are read too, as ironlb.io/v1beta1), Secrets, Lists, and the legacy configuration (a ConfigMap\n" +
+			"with data.config or a bare document with address-pools, peers, ...). Two stages, as in a cluster:\n" +
+			"\n" +
+			"  1. Each CR is judged as the API server judges it on kubectl apply, by the API server's own validation\n" +
+			"     code run on the CRDs built into this binary: unknown fields (strict), metadata, the OpenAPI schema,\n" +
+			"     repeated entries in set and map lists, and the CEL rules. A CR refused here is reported and left\n" +
+			"     out, as it could not exist in a cluster.\n" +
+			"  2. The CRs that pass, the Secrets and the legacy ConfigMap go through every rule of ironlb's controller\n" +
+			"     (and of its optional webhook): overlaps, references, duplicates across objects, and what CEL\n" +
+			"     cannot check.\n" +
+			"\n" +
+			"Only the files are read: objects that are not in them count as missing (a Secret or a Community kept\n" +
+			"elsewhere is reported as missing), and an overlap with a pool already in a cluster is not seen. The\n" +
+			"legacy ConfigMap is just a ConfigMap to the API server: its entries get stage 2 only, as in the\n" +
+			"controller (config convert runs stage 1 on the CRs it prints).\n" +
 			"Prints each pool with its address counts, then every problem. Exits 1 when there is any problem.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			m, err := readManifests(cmd, files)
+			m, err := readManifests(cmd, files, namespace)
 			if err != nil {
 				return err
 			}
-			m.Input.Namespace = namespace
-			res := config.Build(m.Input)
-			problems := append(m.Problems, res.Problems()...)
+			res, problems := m.Check()
 			for _, s := range m.Skipped {
 				cmd.PrintErrf("note: skipped %s: not ironlb configuration\n", s)
 			}
@@ -82,11 +93,12 @@ func newConfigConvertCommand() *cobra.Command {
 		Use:   "convert -f legacy.yaml [--namespace ironlb-system]",
 		Short: "Convert the legacy ConfigMap configuration into the equivalent ironlb CRs",
 		Long: "Read a legacy configuration (a ConfigMap with data.config, or the bare document) and print the\n" +
-			"equivalent ironlb.io/v1beta1 CRs as multi-document YAML. The configuration must be valid:\n" +
-			"problems are printed instead, and the command exits 1.",
+			"equivalent ironlb.io/v1beta1 CRs as multi-document YAML. The configuration must be valid, and each\n" +
+			"CR must pass the API server's validation (checked offline, as config validate does): otherwise the\n" +
+			"problems are printed instead, naming the legacy entry and key, and the command exits 1.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := readManifests(cmd, files)
+			m, err := readManifests(cmd, files, namespace)
 			if err != nil {
 				return err
 			}
@@ -94,15 +106,9 @@ func newConfigConvertCommand() *cobra.Command {
 			if m.Input.Legacy == nil && len(problems) == 0 {
 				return fmt.Errorf("%v: no legacy configuration found (a ConfigMap with data.config, or a document with address-pools, peers, bgp-communities or bfd-profiles)", files)
 			}
-			var cfg config.LegacyConfig
-			if len(problems) == 0 {
-				res := config.Build(config.Input{Namespace: namespace, Legacy: m.Input.Legacy})
-				problems = res.Problems()
-				cfg, _ = config.ParseLegacy([]byte(m.Input.Legacy.Config))
-			}
 			var objs config.Objects
 			if len(problems) == 0 {
-				objs, problems = config.ConvertLegacy(cfg, namespace)
+				objs, problems = config.Convert(*m.Input.Legacy, namespace)
 			}
 			if len(problems) > 0 {
 				for _, p := range problems {
@@ -125,8 +131,8 @@ func newConfigConvertCommand() *cobra.Command {
 	return cmd
 }
 
-func readManifests(cmd *cobra.Command, files []string) (*config.Manifests, error) {
-	m := &config.Manifests{}
+func readManifests(cmd *cobra.Command, files []string, namespace string) (*config.Manifests, error) {
+	m := &config.Manifests{Input: config.Input{Namespace: namespace}}
 	for _, f := range files {
 		var data []byte
 		var err error

@@ -133,7 +133,7 @@ spec: {ipAddressPools: [a], interfaces: [eth0], typo: 1}
 		t.Errorf("pools %+v, want a only", rep.Pools)
 	}
 	want := []errorReport{
-		{Object: "L2Advertisement/l2 (" + f + " document 3)", Message: `unknown field "typo"`},
+		{Object: "L2Advertisement/l2 (" + f + " document 3)", Field: "spec.typo", Message: `unknown field; valid fields here are interfaces, ipAddressPoolSelectors, ipAddressPools, nodeSelectors`},
 		{Object: "IPAddressPool/b (" + f + " document 2)", Field: "spec.addresses[0]", Message: `"10.0.0.128/25": overlaps 10.0.0.0/24 of IPAddressPool "a"`},
 	}
 	if len(rep.Errors) != len(want) {
@@ -255,3 +255,79 @@ func TestConfigConvertNamespace(t *testing.T) {
 }
 
 type bigInt = big.Int
+
+// TestConfigValidateRefusesDuplicatesAndSpaces covers what the API server
+// refuses and `config validate` used to accept: a repeated entry in each
+// set or map list of the CRDs, and a pool address with a leading space.
+func TestConfigValidateRefusesDuplicatesAndSpaces(t *testing.T) {
+	tests := []struct {
+		name, kind, spec string
+		want             errorReport
+	}{
+		{"pool addresses", "IPAddressPool", "{addresses: [10.0.0.0/24, 10.0.0.0/24]}",
+			errorReport{Field: "spec.addresses[1]", Message: `"10.0.0.0/24": Duplicate value`}},
+		{"pool namespaces", "IPAddressPool", "{addresses: [10.0.0.0/24], serviceAllocation: {namespaces: [web, web]}}",
+			errorReport{Field: "spec.serviceAllocation.namespaces[1]", Message: `"web": Duplicate value`}},
+		{"L2 pools", "L2Advertisement", "{ipAddressPools: [p, p]}",
+			errorReport{Field: "spec.ipAddressPools[1]", Message: `"p": Duplicate value`}},
+		{"L2 interfaces", "L2Advertisement", "{interfaces: [eth0, eth0]}",
+			errorReport{Field: "spec.interfaces[1]", Message: `"eth0": Duplicate value`}},
+		{"BGP pools", "BGPAdvertisement", "{ipAddressPools: [p, p]}",
+			errorReport{Field: "spec.ipAddressPools[1]", Message: `"p": Duplicate value`}},
+		{"BGP peers", "BGPAdvertisement", "{peers: [r, r]}",
+			errorReport{Field: "spec.peers[1]", Message: `"r": Duplicate value`}},
+		{"BGP communities", "BGPAdvertisement", "{communities: ['64512:1', '64512:1']}",
+			errorReport{Field: "spec.communities[1]", Message: `"64512:1": Duplicate value`}},
+		{"community aliases", "Community", "{communities: [{name: a, value: '1:1'}, {name: a, value: '1:2'}]}",
+			errorReport{Field: "spec.communities[1]", Message: `Duplicate value: an earlier entry has the same name "a"`}},
+		{"leading space", "IPAddressPool", "{addresses: [' 10.0.0.0/24']}",
+			errorReport{Field: "spec.addresses[0]", Message: `" 10.0.0.0/24": " 10.0.0.0/24" is neither a CIDR`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := writeFile(t, "cr.yaml", "apiVersion: ironlb.io/v1beta1\nkind: "+tt.kind+"\nmetadata: {name: x}\nspec: "+tt.spec+"\n")
+			rep, code := validateJSON(t, f)
+			want := tt.want
+			want.Object = tt.kind + "/x (" + f + " document 1)"
+			if code != 1 || len(rep.Errors) != 1 || rep.Errors[0].Object != want.Object || rep.Errors[0].Field != want.Field || !strings.Contains(rep.Errors[0].Message, want.Message) {
+				t.Errorf("exit %d, errors %+v; want %+v", code, rep.Errors, want)
+			}
+		})
+	}
+}
+
+// TestConfigConvertRefusesDuplicateCommunity: a community listed twice in
+// one advertisement (refused by MetalLB v0.12) is refused, naming the
+// entry, instead of printing a BGPAdvertisement the API server refuses.
+func TestConfigConvertRefusesDuplicateCommunity(t *testing.T) {
+	f := writeFile(t, "dup.yaml", "address-pools:\n- name: a\n  protocol: bgp\n  addresses: [10.0.0.0/24]\n  bgp-advertisements:\n  - communities: ['64512:1', '64512:1']\n")
+	out, stderr, code := runConfig(t, "convert", "-f", f)
+	want := `BGPAdvertisement "a" (ConfigMap ironlb-system/config address-pools[0].bgp-advertisements[0]): communities[1] "64512:1": listed twice in this advertisement (also communities[0])`
+	if code != 1 || out != "" || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, stderr, want)
+	}
+	if rep, code := validateJSON(t, f); code != 1 || len(rep.Errors) != 1 || rep.Errors[0].Field != "communities[1]" {
+		t.Errorf("validate: exit %d, errors %+v", code, rep.Errors)
+	}
+}
+
+// TestConfigConvertPrintsWhatTheAPIServerAccepts: spaces around legacy
+// addresses, which the legacy format allows and the CRDs do not, are
+// removed; what cannot be repaired is refused, naming the entry.
+func TestConfigConvertPrintsWhatTheAPIServerAccepts(t *testing.T) {
+	f := writeFile(t, "spaces.yaml", "address-pools:\n- {name: a, protocol: layer2, addresses: [' 10.0.0.0/24']}\npeers:\n- {peer-address: ' 10.0.0.1', my-asn: 1, peer-asn: 2}\n")
+	out, stderr, code := runConfig(t, "convert", "-f", f)
+	if code != 0 || !strings.Contains(out, "- 10.0.0.0/24\n") || !strings.Contains(out, "peerAddress: 10.0.0.1\n") {
+		t.Fatalf("exit %d, stderr %q, output:\n%s", code, stderr, out)
+	}
+	converted := writeFile(t, "converted.yaml", out)
+	if rep, code := validateJSON(t, converted); code != 0 {
+		t.Errorf("validate on the converted CRs: exit %d, %+v", code, rep.Errors)
+	}
+
+	f = writeFile(t, "long.yaml", "peers:\n- {peer-address: 10.0.0.1, my-asn: 1, peer-asn: 2, password: "+strings.Repeat("p", 81)+"}\n")
+	out, stderr, code = runConfig(t, "convert", "-f", f)
+	if code != 1 || out != "" || !strings.Contains(stderr, `BGPPeer "peer-10-0-0-1" (`) || !strings.Contains(stderr, "password") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

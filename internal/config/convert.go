@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -32,8 +33,11 @@ const LegacyCommunityName = "bgp-communities"
 //
 // Build of the result equals Build of the legacy configuration, except for
 // Origin. The problems are those the conversion itself finds (a hold time
-// that is no duration, a pool name that cannot be an object name, ...);
-// run Build to check everything else.
+// that is no duration, a pool name that cannot be an object name, a
+// community listed twice in one advertisement, ...) and, when there are
+// none, every error the API server would return for a converted object
+// (CheckCR), reported against the legacy entry: an object printed without
+// problems is one kubectl apply can create. Run Build to check the rest.
 func ConvertLegacy(cfg LegacyConfig, ns string) (Objects, []FieldError) {
 	if ns == "" {
 		ns = DefaultNamespace
@@ -45,7 +49,63 @@ func ConvertLegacy(cfg LegacyConfig, ns string) (Objects, []FieldError) {
 			errs = append(errs, in.pre...)
 		}
 	}
+	if len(errs) > 0 {
+		return lo.Objects, errs
+	}
+	// The objects are printed for kubectl apply: each must pass the API
+	// server, whatever the legacy format let through.
+	errs = append(errs, checkConverted(lo.IPAddressPools, lo.pools)...)
+	errs = append(errs, checkConverted(lo.L2Advertisements, lo.l2)...)
+	errs = append(errs, checkConverted(lo.BGPAdvertisements, lo.bgp)...)
+	errs = append(errs, checkConverted(lo.BGPPeers, lo.peers)...)
+	errs = append(errs, checkConverted(lo.BFDProfiles, lo.bfd)...)
+	errs = append(errs, checkConverted(lo.Communities, lo.comm)...)
 	return lo.Objects, errs
+}
+
+// Convert is what `ironlb config convert` does with a legacy
+// configuration: it must be valid as the controller judges it (Build, with
+// Secrets looked up in namespace ns), and then ConvertLegacy writes the
+// CRs in namespace ns, each one the API server would accept. It returns
+// the objects, or the problems and no objects.
+func Convert(src LegacySource, ns string) (Objects, []FieldError) {
+	res := Build(Input{Namespace: ns, Legacy: &src})
+	if problems := res.Problems(); len(problems) > 0 {
+		return Objects{}, problems
+	}
+	cfg, err := ParseLegacy([]byte(src.Config))
+	if err != nil { // Build reported it already; kept for safety
+		return Objects{}, legacyParseProblems(cmp.Or(src.Namespace, ns, DefaultNamespace)+"/"+cmp.Or(src.Name, DefaultLegacyName), err)
+	}
+	objs, problems := ConvertLegacy(cfg, ns)
+	if len(problems) > 0 {
+		return Objects{}, problems
+	}
+	return objs, nil
+}
+
+// checkConverted judges each converted object as the API server would
+// (CheckCR), and reports its errors against the legacy entry, in the
+// legacy spelling.
+func checkConverted[T any](objs []T, infos []legacyInfo) []FieldError {
+	var out []FieldError
+	for i := range objs {
+		in := infos[i]
+		u, err := unstructuredOf(&objs[i])
+		if err != nil {
+			out = append(out, FieldError{Source: in.source, Message: err.Error(), Reason: v1beta1.ReasonInvalidSpec})
+			continue
+		}
+		for _, p := range checkCR(u, "") {
+			p.Source = in.source
+			if in.fieldPath != nil && p.Field != "" {
+				p.Field = in.fieldPath(p.Field)
+			}
+			p.Message = "the API server would refuse the converted " + p.Kind + ": " + p.Message
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // legacyInfo is what Build needs to know about one converted object besides
@@ -123,8 +183,10 @@ func convertLegacy(cfg LegacyConfig, ns, src string, strictNames bool) legacyObj
 			TypeMeta:   metav1.TypeMeta{APIVersion: v1beta1.GroupVersion.String(), Kind: KindBGPPeer},
 			ObjectMeta: meta(names[i]),
 			Spec: v1beta1.BGPPeerSpec{
-				MyASN: p.MyASN, PeerASN: p.PeerASN, PeerAddress: p.PeerAddress, PeerPort: p.PeerPort,
-				SourceAddress: p.SourceAddress, RouterID: p.RouterID, Password: p.Password,
+				// Addresses are read with spaces around them (as pool
+				// addresses are); the CRD's rules take none.
+				MyASN: p.MyASN, PeerASN: p.PeerASN, PeerAddress: strings.TrimSpace(p.PeerAddress), PeerPort: p.PeerPort,
+				SourceAddress: strings.TrimSpace(p.SourceAddress), RouterID: strings.TrimSpace(p.RouterID), Password: p.Password,
 				BFDProfile: p.BFDProfile, EBGPMultiHop: p.EBGPMultiHop,
 			},
 		}
@@ -204,8 +266,18 @@ func (lo *legacyObjects) convertBGPAds(p LegacyAddressPool, source string, meta 
 		if a.LocalPref != nil {
 			ad.Spec.LocalPref = *a.LocalPref
 		}
+		in := info(src, legacyAdvField)
+		// MetalLB refused a community listed twice in one advertisement,
+		// and the CRD's communities are a set, which the API server
+		// refuses with a repeated entry.
+		for k, c := range a.Communities {
+			if first := slices.Index(a.Communities, c); first < k {
+				in.problem(KindBGPAdvertisement, name, v1beta1.ReasonInvalidSpec, fmt.Sprintf("communities[%d]", k), c,
+					"listed twice in this advertisement (also communities[%d]); list each community once", first)
+			}
+		}
 		lo.BGPAdvertisements = append(lo.BGPAdvertisements, ad)
-		lo.bgp = append(lo.bgp, info(src, legacyAdvField))
+		lo.bgp = append(lo.bgp, in)
 	}
 }
 

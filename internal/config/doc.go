@@ -60,6 +60,20 @@
 // field, the bad value and what would be valid) and whether a stale
 // version is in use.
 //
+// # Offline checks
+//
+// In a cluster the API server judges each CR before Build sees it; offline
+// (`ironlb config validate`, `config convert`) nothing does, so CheckCR
+// stands in for it: it runs the API server's own validation code from
+// k8s.io/apiextensions-apiserver on the CRDs of config/crd/bases, embedded
+// in the binary (strict unknown fields, metadata, OpenAPI schema, list
+// types, CEL), and reports the same errors as FieldErrors. Manifests judges
+// every CR of a file with it and gives Build only what the API server would
+// store; ConvertLegacy judges every object it converts with it, so it
+// never returns an object the API server refuses without saying so. A test
+// compares CheckCR and the whole offline verdict with a real API server
+// (and the webhook) on the documentation's examples and generated variants.
+//
 // # Address counts
 //
 // Pool.IPv4Count and IPv6Count return *big.Int: an IPv6 pool can hold up to

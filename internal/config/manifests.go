@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,9 +23,17 @@ import (
 // MetalLB's metallb.io/v1beta1 and v1beta2 apiVersions), Secrets, v1 Lists of
 // those, and the legacy configuration as a ConfigMap or a bare document.
 // Input is ready for Build once every file is added.
+//
+// Each CR is first judged as the API server would judge it on create
+// (CheckCR). A CR the API server would refuse is reported in Problems and
+// left out of Input, as it could never be in a cluster; the CRs that pass
+// go to Input, for Build's rules. Check does both.
 type Manifests struct {
+	// Input collects what was read. Set Input.Namespace before Add: CRs
+	// that name no namespace are judged as created there.
 	Input Input
-	// Problems are documents that could not be read.
+	// Problems are documents that could not be read and the API server's
+	// errors about CRs.
 	Problems []FieldError
 	// Skipped describes documents of kinds that are no configuration.
 	Skipped []string
@@ -44,6 +54,14 @@ func (m *Manifests) Add(name string, data []byte) {
 		}
 		m.addDocument(where, doc)
 	}
+}
+
+// Check returns what `ironlb config validate` reports: every document
+// that could not be read, every error the API server would return for a
+// CR, then the Result of Build on the rest and its problems.
+func (m *Manifests) Check() (Result, []FieldError) {
+	res := Build(m.Input)
+	return res, append(slices.Clone(m.Problems), res.Problems()...)
 }
 
 // metallbGroup is MetalLB's API group, whose kinds ironlb reads as its own.
@@ -148,25 +166,43 @@ func (m *Manifests) addLegacy(where string, ld LegacyDocument) {
 
 func (m *Manifests) addCR(where, kind, name string, doc []byte) {
 	in := &m.Input
-	var err error
+	var add func([]byte) error
 	switch kind {
 	case KindIPAddressPool:
-		err = decodeInto(doc, &in.IPAddressPools)
+		add = func(b []byte) error { return decodeInto(b, &in.IPAddressPools) }
 	case KindL2Advertisement:
-		err = decodeInto(doc, &in.L2Advertisements)
+		add = func(b []byte) error { return decodeInto(b, &in.L2Advertisements) }
 	case KindBGPAdvertisement:
-		err = decodeInto(doc, &in.BGPAdvertisements)
+		add = func(b []byte) error { return decodeInto(b, &in.BGPAdvertisements) }
 	case KindBGPPeer:
-		err = decodeInto(doc, &in.BGPPeers)
+		add = func(b []byte) error { return decodeInto(b, &in.BGPPeers) }
 	case KindBFDProfile:
-		err = decodeInto(doc, &in.BFDProfiles)
+		add = func(b []byte) error { return decodeInto(b, &in.BFDProfiles) }
 	case KindCommunity:
-		err = decodeInto(doc, &in.Communities)
+		add = func(b []byte) error { return decodeInto(b, &in.Communities) }
 	case "AddressPool":
-		err = errors.New("AddressPool is MetalLB's removed kind; write an IPAddressPool plus an L2Advertisement or BGPAdvertisement instead")
+		m.problem(kind, name, where, "AddressPool is MetalLB's removed kind; write an IPAddressPool plus an L2Advertisement or BGPAdvertisement instead")
+		return
 	default:
 		m.Skipped = append(m.Skipped, fmt.Sprintf("%s (%s)", where, kind))
 		return
+	}
+	// What the API server refuses never exists in a cluster: report the
+	// API server's errors and leave the object out, as if never applied.
+	// What it accepts goes to Build as the API server would store it
+	// (unknown fields pruned, defaults set, status dropped), which is what
+	// the controller and the webhook see.
+	obj, list := m.checkCR(doc)
+	if len(list) > 0 {
+		for _, p := range list {
+			p.Source = where
+			m.Problems = append(m.Problems, p)
+		}
+		return
+	}
+	stored, err := json.Marshal(obj)
+	if err == nil {
+		err = add(stored)
 	}
 	if err != nil {
 		m.problem(kind, name, where, err.Error())
@@ -176,6 +212,20 @@ func (m *Manifests) addCR(where, kind, name string, doc []byte) {
 		in.Sources = map[ObjectKey]string{}
 	}
 	in.Sources[ObjectKey{Kind: kind, Name: name}] = where
+}
+
+// checkCR judges a CR as the API server would (CheckCR) and returns it as
+// the API server would store it. MetalLB's apiVersions are judged as
+// ironlb.io/v1beta1, which they become when applied to an ironlb cluster.
+func (m *Manifests) checkCR(doc []byte) (map[string]any, []FieldError) {
+	obj, err := decodeUnstructured(doc)
+	if err != nil {
+		return nil, []FieldError{{Kind: "document", Message: err.Error(), Reason: v1beta1.ReasonInvalidSpec}}
+	}
+	if group, _, _ := strings.Cut(fmt.Sprint(obj["apiVersion"]), "/"); group == metallbGroup {
+		obj["apiVersion"] = v1beta1.GroupVersion.String()
+	}
+	return obj, checkCR(obj, m.Input.Namespace)
 }
 
 // decodeInto decodes a document strictly (unknown fields are errors) and
