@@ -10,9 +10,9 @@
 // next [New] with the same prefix (their PID no longer exists).
 //
 // [Require] decides whether a test can run at all: it skips the test when a
-// prerequisite (root, a program) is missing, or fails it when the
-// environment variable CI is "true", so continuous integration never passes
-// by skipping.
+// prerequisite (root, a program) is missing, or fails it under CI (the
+// environment variable CI set to a true value, testkit.InCI), so continuous
+// integration never passes by skipping.
 //
 // Hosts get addresses from the network's IPv4 and IPv6 prefixes (by
 // default 10.201.0.0/24 and fd00:201::/64, private test ranges) at their
