@@ -56,7 +56,7 @@ func ToolPath(name string) (string, error) {
 	}
 	stamp, err := os.ReadFile(filepath.Join(dir, ".stamps", name))
 	if err != nil {
-		return "", fmt.Errorf("testkit: the pinned tool %s has no stamp (%v): %s", name, err, hint)
+		return "", fmt.Errorf("testkit: the pinned tool %s has no stamp (%s): %w", name, hint, err)
 	}
 	if got := strings.TrimSpace(string(stamp)); got != name+" "+want {
 		return "", fmt.Errorf("testkit: %s was built from other pins (stamp %q, hack/tools pins %s): %s", path, got, want, hint)
