@@ -18,22 +18,41 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/internal/netnstest"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 const frrDir = "/usr/lib/frr"
 
-// requireFRR skips the test (fails it under CI=true) without root, vtysh,
+// What the waits of TestAgainstFRR derive from. Both sides run 300 ms
+// intervals (FRR's peers as configured by startFRR, ours by default) and
+// a detect multiplier of 3. A wait lasts testkit.Budget of the time its
+// outcome is expected to take and ends as soon as it is there.
+var (
+	// frrInterval is the transmit and receive interval startFRR gives
+	// bfdd's peers.
+	frrInterval = 300 * time.Millisecond
+	// detectTime is how long either side takes to notice the other is
+	// gone: multiplier × interval (RFC 5880 §6.8.4).
+	detectTime = time.Duration(DefaultDetectMultiplier) * max(DefaultInterval, frrInterval)
+	// upTime: a session comes Up after a three-way handshake at the 1 s
+	// interval RFC 5880 §6.8.3 imposes while it is not Up, plus the
+	// jitter of up to 25 % less.
+	upTime = 3 * time.Second
+	// daemonStart: zebra and bfdd create their sockets within a few
+	// hundred milliseconds of starting.
+	daemonStart = time.Second
+	// vtyshTime: one vtysh command answers in milliseconds.
+	vtyshTime = 500 * time.Millisecond
+)
+
+// requireFRR skips the test (fails it under CI) without root, vtysh,
 // or FRR's zebra and bfdd.
 func requireFRR(t *testing.T) {
 	t.Helper()
 	netnstest.Require(t, netnstest.Root, "ip", "vtysh")
 	for _, d := range []string{"zebra", "bfdd"} {
 		if _, err := os.Stat(filepath.Join(frrDir, d)); err != nil {
-			msg := fmt.Sprintf("FRR's %s is missing (%v): apt-get install frr", d, err)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			testkit.Unavailable(t, "FRR's %s is missing (%v): apt-get install frr", d, err)
 		}
 	}
 }
@@ -89,9 +108,11 @@ func startFRR(t *testing.T, router *netnstest.Host, peers ...[2]netip.Addr) *frr
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			done := make(chan struct{})
 			go func() { _ = cmd.Wait(); close(done) }()
+			// A daemon exits within a second of SIGTERM; one still
+			// running after its budget is killed (not a failure).
 			select {
 			case <-done:
-			case <-time.After(5 * time.Second):
+			case <-time.After(testkit.Budget(time.Second)):
 				_ = cmd.Process.Kill()
 				<-done
 			}
@@ -99,12 +120,12 @@ func startFRR(t *testing.T, router *netnstest.Host, peers ...[2]netip.Addr) *frr
 		return cmd
 	}
 	start("zebra")
-	waitFor(t, 10*time.Second, "zebra's zserv socket", func() bool {
+	waitFor(t, testkit.Budget(daemonStart), "zebra's zserv socket", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "zserv.api"))
 		return err == nil
 	})
 	f.bfdd = start("bfdd", "--bfdctl", filepath.Join(dir, "bfdd.sock"))
-	waitFor(t, 10*time.Second, "bfdd's vty", func() bool {
+	waitFor(t, testkit.Budget(daemonStart), "bfdd's vty", func() bool {
 		_, err := f.vtysh("show bfd peers json")
 		return err == nil
 	})
@@ -129,7 +150,8 @@ func (f *frr) vtysh(cmds ...string) ([]byte, error) {
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The budget only keeps a hung daemon from holding the test.
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(vtyshTime))
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "vtysh", args...).CombinedOutput()
 	if err != nil {
@@ -216,8 +238,9 @@ func TestAgainstFRR(t *testing.T) {
 			}
 			frrUp := func() bool { return f.peer(t, fam.local).Status == "up" }
 			bothUp := func(from int) {
-				rec.wait(t, 15*time.Second, from, isState(StateUp))
-				waitFor(t, 10*time.Second, "FRR's session up", frrUp)
+				rec.wait(t, testkit.Budget(upTime), from, isState(StateUp))
+				// FRR is Up a packet after us at most.
+				waitFor(t, testkit.Budget(frrInterval), "FRR's session up", frrUp)
 			}
 			m := start()
 			bothUp(0)
@@ -225,7 +248,8 @@ func TestAgainstFRR(t *testing.T) {
 			// FRR shuts its peer down: we hear AdminDown.
 			from := rec.len()
 			f.configurePeer(t, fam.local, fam.peer, "shutdown")
-			e := rec.wait(t, 3*time.Second, from, isState(StateDown))
+			// bfdd sends AdminDown at once (we detect it in an interval at most).
+			e := rec.wait(t, testkit.Budget(frrInterval), from, isState(StateDown))
 			if e.Diag != DiagNeighborSignaledDown || e.RemoteState != StateAdminDown {
 				t.Errorf("Down event %+v, want diag NeighborSignaledSessionDown, remote state AdminDown", e)
 			}
@@ -240,7 +264,7 @@ func TestAgainstFRR(t *testing.T) {
 				if err := m.Close(); err != nil {
 					t.Fatal(err)
 				}
-				at := waitFor(t, 5*time.Second, "FRR's session down", func() bool { return !frrUp() })
+				at := waitFor(t, testkit.Budget(detectTime), "FRR's session down", func() bool { return !frrUp() })
 				frrDetect = append(frrDetect, at.Sub(stopped))
 				if p := f.peer(t, fam.local); p.Diag != "control detection time expired" {
 					t.Logf("FRR's diagnostic %q", p.Diag)
@@ -258,7 +282,7 @@ func TestAgainstFRR(t *testing.T) {
 				if err := f.bfdd.Process.Signal(syscall.SIGSTOP); err != nil {
 					t.Fatal(err)
 				}
-				e := rec.wait(t, 5*time.Second, from, isState(StateDown))
+				e := rec.wait(t, testkit.Budget(detectTime), from, isState(StateDown))
 				ourDetect = append(ourDetect, e.At.Sub(stopped))
 				// Nothing can come Up while bfdd is stopped, so every Up
 				// from here on is the recovery (it may be recorded before
@@ -272,8 +296,8 @@ func TestAgainstFRR(t *testing.T) {
 				}
 				bothUp(from)
 			}
-			t.Logf("FRR detects our loss: %v (p50 %v, max %v)", frrDetect, p50(frrDetect), slices.Max(frrDetect))
-			t.Logf("we detect FRR's loss: %v (p50 %v, max %v)", ourDetect, p50(ourDetect), slices.Max(ourDetect))
+			t.Logf("FRR detects our loss: %v (p50 %v, max %v; detection time %v)", frrDetect, p50(frrDetect), slices.Max(frrDetect), detectTime)
+			t.Logf("we detect FRR's loss: %v (p50 %v, max %v; detection time %v)", ourDetect, p50(ourDetect), slices.Max(ourDetect), detectTime)
 			c := m.Counters()
 			if c.MalformedDropped != 0 || c.TTLDropped != 0 {
 				t.Errorf("dropped packets: %+v", c)

@@ -31,6 +31,11 @@ type Manager struct {
 	listeners map[netip.Addr]*listener
 	discrs    map[uint32]bool
 	closed    bool
+
+	// serving counts the listeners' serve goroutines; Close waits for
+	// them. It is added to under mu while !closed, so never after Close
+	// started waiting.
+	serving sync.WaitGroup
 }
 
 type managed struct {
@@ -81,11 +86,13 @@ func (m *Manager) Add(peer, local netip.Addr, p Profile) (*Session, error) {
 			return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
 		}
 		m.listeners[local] = l
-		go l.serve(m.lookup, &m.cnt)
+		m.serving.Go(func() { l.serve(m.lookup, &m.cnt) })
 	}
 	send, closeTx, err := dialSender(local, peer, m.opts.Device)
 	if err != nil {
 		if l.refs == 0 {
+			// Its goroutine ends with the socket; Close waits for it
+			// (waiting here, under mu, could deadlock with lookup).
 			_ = l.conn.Close()
 			delete(m.listeners, local)
 		}
@@ -100,8 +107,9 @@ func (m *Manager) Add(peer, local netip.Addr, p Profile) (*Session, error) {
 
 // Remove stops the session with peer after telling the peer it is going
 // AdminDown, and closes its sockets. It blocks until the session goroutine
-// has exited (a few microseconds; never on the network). Removing an
-// unknown peer is a no-op.
+// and, when this was the last session on its local address, the
+// listener's goroutine have exited (a few microseconds; never on the
+// network). Removing an unknown peer is a no-op.
 func (m *Manager) Remove(peer netip.Addr) {
 	peer = peer.Unmap()
 	m.mu.Lock()
@@ -115,8 +123,11 @@ func (m *Manager) Remove(peer netip.Addr) {
 	_ = ms.closeTx()
 	m.mu.Lock()
 	delete(m.discrs, ms.discr)
-	m.releaseListener(m.listeners[ms.s.local])
+	closed := m.releaseListener(m.listeners[ms.s.local])
 	m.mu.Unlock()
+	if closed != nil {
+		<-closed.done // without mu: serve may be waiting for it in lookup
+	}
 }
 
 // Session returns the session with peer, if any.
@@ -131,7 +142,7 @@ func (m *Manager) Counters() Counters { return m.cnt.snapshot() }
 // Close stops every session without telling the peers (they detect the
 // loss after their detection time; use Remove for a graceful end) and
 // closes every socket. Add fails afterwards. Close blocks until every
-// session goroutine has exited.
+// goroutine of the manager (sessions and listeners) has exited.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
@@ -153,6 +164,7 @@ func (m *Manager) Close() error {
 		delete(m.listeners, a)
 	}
 	m.mu.Unlock()
+	m.serving.Wait() // without mu: serve may be waiting for it in lookup
 	return errors.Join(errs...)
 }
 
@@ -165,18 +177,22 @@ func (m *Manager) lookup(src netip.Addr) *Session {
 	return nil
 }
 
-// releaseListener drops one reference; m.mu must be held.
-func (m *Manager) releaseListener(l *listener) {
+// releaseListener drops one reference and returns the listener when that
+// closed it, so the caller can wait for its goroutine after releasing m.mu,
+// which must be held.
+func (m *Manager) releaseListener(l *listener) *listener {
 	if l == nil {
-		return
+		return nil
 	}
 	if l.refs > 0 {
 		l.refs--
 	}
-	if l.refs == 0 {
-		_ = l.conn.Close()
-		delete(m.listeners, l.local)
+	if l.refs > 0 {
+		return nil
 	}
+	_ = l.conn.Close()
+	delete(m.listeners, l.local)
+	return l
 }
 
 // newDiscriminator returns a random nonzero discriminator not in use; m.mu

@@ -29,7 +29,8 @@ type listener struct {
 	local netip.Addr
 	conn  *net.UDPConn
 	read  func(b []byte) (n int, ttl int, src netip.Addr, err error)
-	refs  int // sessions using it; guarded by Manager.mu
+	refs  int           // sessions using it; guarded by Manager.mu
+	done  chan struct{} // closed when serve returns
 }
 
 func listen(local netip.Addr, device string) (*listener, error) {
@@ -37,7 +38,7 @@ func listen(local netip.Addr, device string) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{local: local, conn: conn}
+	l := &listener{local: local, conn: conn, done: make(chan struct{})}
 	if local.Is4() {
 		pc := ipv4.NewPacketConn(conn)
 		if err := pc.SetControlMessage(ipv4.FlagTTL, true); err != nil {
@@ -70,9 +71,10 @@ func listen(local netip.Addr, device string) (*listener, error) {
 	return l, nil
 }
 
-// serve reads until the socket is closed. lookup returns the session for a
-// source address, or nil.
+// serve reads until the socket is closed, then closes l.done. lookup
+// returns the session for a source address, or nil.
 func (l *listener) serve(lookup func(src netip.Addr) *Session, mgr *counters) {
+	defer close(l.done)
 	b := make([]byte, maxPacketBytes)
 	for {
 		n, ttl, src, err := l.read(b)

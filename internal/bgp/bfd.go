@@ -3,6 +3,7 @@ package bgp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -24,47 +25,106 @@ func checkBFD(p Peer) error {
 	return nil
 }
 
-// bfdManager returns the speaker's BFD manager, creating it on first use.
-// Callers hold s.mu.
+// bfdManager returns the speaker's BFD manager, creating it and the
+// worker that resets BGP sessions for it on first use. Callers hold s.mu
+// and have checked that the speaker is not closed, so the worker is
+// always added before Close waits for it.
 func (s *gobgpSpeaker) bfdManager() *bfd.Manager {
 	if s.bfd == nil {
 		s.bfd = bfd.NewManager(bfd.Options{OnChange: s.onBFDChange})
+		s.bg.Go(s.resetLoop)
 	}
 	return s.bfd
 }
 
-// onBFDChange runs on a BFD session's goroutine, which must not block: the
-// BGP side is handled on a goroutine of its own.
+// onBFDChange runs on a BFD session's goroutine, which must not block: it
+// only queues the peer for resetLoop.
 func (s *gobgpSpeaker) onBFDChange(ev bfd.Event) {
-	if ev.From == bfd.StateUp && ev.To != bfd.StateUp {
-		go s.resetForBFD(ev.Peer)
+	level := slog.LevelDebug // the steps of coming up
+	if ev.To == bfd.StateUp || ev.From == bfd.StateUp {
+		level = slog.LevelInfo
+	}
+	s.log.Log(context.Background(), level, "BFD session "+ev.To.String(), "peer", ev.Peer, "from", ev.From,
+		"diag", ev.Diag, "remoteState", ev.RemoteState, "remoteDiag", ev.RemoteDiag)
+	if ev.From != bfd.StateUp || ev.To == bfd.StateUp {
+		return
+	}
+	s.resetMu.Lock()
+	s.resetPending[ev.Peer] = struct{}{}
+	s.resetMu.Unlock()
+	select {
+	case s.resetKick <- struct{}{}:
+	default: // a kick is pending already; it will see this peer too
+	}
+}
+
+// resetLoop resets the BGP sessions of the peers onBFDChange queued, until
+// Close cancels s.bgCtx.
+func (s *gobgpSpeaker) resetLoop() {
+	for {
+		select {
+		case <-s.bgCtx.Done():
+			return
+		case <-s.resetKick:
+		}
+		s.resetMu.Lock()
+		pending := s.resetPending
+		s.resetPending = map[netip.Addr]struct{}{}
+		s.resetMu.Unlock()
+		for addr := range pending {
+			s.resetForBFD(s.bgCtx, addr)
+		}
 	}
 }
 
 // resetForBFD ends the BGP session to addr because its BFD session went
-// down (a Cease is sent; the routes it carried are gone on both sides),
-// then lets it reconnect as usual, without waiting for BFD to come back:
-// a router that runs BFD only while the BGP session exists (FRR's dynamic
-// neighbours) would otherwise never bring BFD up again.
-func (s *gobgpSpeaker) resetForBFD(addr netip.Addr) {
+// down (a Cease "administrative reset" is sent; the routes it carried are
+// gone on both sides), then lets it reconnect after the connect time,
+// without waiting for BFD to come back: a router that runs BFD only while
+// the BGP session exists (FRR's dynamic neighbours) would otherwise never
+// bring BFD up again.
+//
+// The sessions are looked up under s.mu, but GoBGP is called without it:
+// a GoBGP call waits for the server's main loop, which may be busy, and
+// must not hold up SetPeers, Advertise, Stats or Close meanwhile. A session
+// that SetPeers or Close stops in between answers with an error, which is
+// ignored as it no longer matters.
+//
+// One ResetPeer call, not DisablePeer followed by EnablePeer: GoBGP hands
+// admin state changes to the session's FSM through a one-slot channel and
+// drops a change that finds the slot still full ("previous setting admin
+// state request is still remaining"), so an EnablePeer right after a
+// DisablePeer is lost whenever the FSM goroutine has not run in between,
+// leaving the peer administratively down for good.
+func (s *gobgpSpeaker) resetForBFD(ctx context.Context, addr netip.Addr) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
+	var targets []*session
+	if !s.closed {
+		for _, ss := range s.sessions {
+			if ss.peer.Address == addr && ss.peer.BFD {
+				targets = append(targets, ss)
+			}
+		}
 	}
-	ctx := context.Background()
-	for _, ss := range s.sessions {
-		if ss.peer.Address != addr || !ss.peer.BFD {
-			continue
+	s.mu.Unlock()
+	for _, ss := range targets {
+		if ctx.Err() != nil {
+			return
 		}
-		if err := ss.srv.DisablePeer(ctx, &api.DisablePeerRequest{Address: addr.String(), Communication: "BFD session down"}); err != nil {
-			s.log.Error("BFD: ending the BGP session", "peer", ss.peer.Name, "err", err)
-			continue
-		}
-		if err := ss.srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: addr.String()}); err != nil {
-			s.log.Error("BFD: letting the BGP session reconnect", "peer", ss.peer.Name, "err", err)
+		err := ss.srv.ResetPeer(ctx, &api.ResetPeerRequest{Address: addr.String(), Communication: "BFD session down"})
+		if err != nil {
+			if s.current(ss) {
+				s.log.Error("BFD: resetting the BGP session", "peer", ss.peer.Name, "err", err)
+			}
 			continue
 		}
 		s.log.Info("BFD session down: BGP session reset", "peer", ss.peer.Name)
 	}
+}
+
+// current reports whether ss is still one of the speaker's sessions.
+func (s *gobgpSpeaker) current(ss *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && s.sessions[ss.peer.Name] == ss
 }

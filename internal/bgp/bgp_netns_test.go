@@ -11,12 +11,45 @@ import (
 
 	"github.com/ironlb/ironlb/internal/frrtest"
 	"github.com/ironlb/ironlb/internal/netnstest"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 const (
 	routerASN = 64512
 	nodeASN   = 64513
 	md5Secret = "s3cret-ironlb"
+)
+
+// What the waits of these tests derive from: the lab's settings and times
+// measured on an idle 2-core machine. A wait lasts testkit.Budget of the
+// time its outcome is expected to take, and ends as soon as it is there.
+const (
+	// childStart: exec of the (race-enabled) test binary in a namespace
+	// up to its speaker taking commands.
+	childStart = time.Second
+	// sessionSetup: GoBGP's first connect waits a random 1–2 s (connect
+	// retry jitter with ConnectTime 1 s); OPEN and KEEPALIVE take
+	// milliseconds.
+	sessionSetup = 2 * time.Second
+	// reconnect: after a session failed (hold time, link loss), GoBGP
+	// idles 5 s (its fixed idle hold time), then connects 1–2 s later; a
+	// connect on a dead link times out after 1 s.
+	reconnect = 5*time.Second + sessionSetup + time.Second
+	// resetReconnect: after a BFD reset GoBGP idles the connect time
+	// (1 s, Peer.ConnectTime) before connecting again.
+	resetReconnect = time.Second + sessionSetup
+	// propagation: an announcement or withdrawal reaches the router's
+	// kernel (measured 60–70 ms; FRR's own processing included).
+	propagation = 500 * time.Millisecond
+	// bfdDetect: the detection time of FRR's and our BFD (300 ms × 3).
+	bfdDetect = 3 * 300 * time.Millisecond
+	// bfdUp: a BFD session comes up after a three-way handshake at the
+	// 1 s interval RFC 5880 §6.8.3 imposes while it is not Up.
+	bfdUp = 3 * time.Second
+	// md5Window is how long a session with a wrong MD5 password must stay
+	// down: several connect attempts (one every 1–2 s). A window, not a
+	// budget: a slow machine only makes fewer attempts in it.
+	md5Window = 6 * time.Second
 )
 
 // lab is a router namespace running FRR and node namespaces for speakers.
@@ -115,9 +148,7 @@ func TestFRR(t *testing.T) {
 	ebgp.SetPeers(l.peerFor(l.ebgp, nodeASN, ""))
 
 	t.Run("eBGP established", func(t *testing.T) {
-		if !ebgp.waitState("router", StateEstablished, 15*time.Second) {
-			t.Fatalf("session not Established within 15 s; events %v", ebgp.log)
-		}
+		ebgp.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the session Established")
 	})
 
 	t.Run("eBGP routes with communities", func(t *testing.T) {
@@ -125,8 +156,8 @@ func TestFRR(t *testing.T) {
 			Route{Prefix: v4, Communities: []Community{nodeASN<<16 | 100}, LargeCommunities: []LargeCommunity{{nodeASN, 1, 2}}},
 			Route{Prefix: v6, Communities: []Community{nodeASN<<16 | 600}},
 		)
-		l.waitKernel(t, v4, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv4.String()) })
-		l.waitKernel(t, v6, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv6.String()) })
+		l.waitKernel(t, v4, testkit.Budget(propagation), "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv4.String()) })
+		l.waitKernel(t, v6, testkit.Budget(propagation), "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv6.String()) })
 		j := l.frr.Vtysh("show bgp ipv4 unicast " + v4.String() + " json")
 		for _, want := range []string{"64513:100", "64513:1:2"} {
 			if !strings.Contains(j, want) {
@@ -143,10 +174,10 @@ func TestFRR(t *testing.T) {
 
 	t.Run("withdraw", func(t *testing.T) {
 		ebgp.Advertise(Route{Prefix: v6})
-		l.waitKernel(t, v4, 5*time.Second, "no route", absent)
-		l.waitKernel(t, v6, 5*time.Second, "a route", present)
+		l.waitKernel(t, v4, testkit.Budget(propagation), "no route", absent)
+		l.waitKernel(t, v6, testkit.Budget(propagation), "a route", present)
 		ebgp.Advertise()
-		l.waitKernel(t, v6, 5*time.Second, "no route", absent)
+		l.waitKernel(t, v6, testkit.Budget(propagation), "no route", absent)
 	})
 
 	t.Run("latency", func(t *testing.T) {
@@ -154,11 +185,11 @@ func TestFRR(t *testing.T) {
 		for range 5 {
 			start := time.Now()
 			ebgp.Advertise(Route{Prefix: v4})
-			l.waitKernel(t, v4, 5*time.Second, "a route", present)
+			l.waitKernel(t, v4, testkit.Budget(propagation), "a route", present)
 			adv = append(adv, time.Since(start))
 			start = time.Now()
 			ebgp.Advertise()
-			l.waitKernel(t, v4, 5*time.Second, "no route", absent)
+			l.waitKernel(t, v4, testkit.Budget(propagation), "no route", absent)
 			wd = append(wd, time.Since(start))
 		}
 		t.Logf("advertise -> router kernel: %s; withdraw -> gone: %s", stats(adv), stats(wd))
@@ -167,36 +198,32 @@ func TestFRR(t *testing.T) {
 	t.Run("ECMP", func(t *testing.T) {
 		ecmp := startRemote(t, l.ecmp)
 		ecmp.SetPeers(l.peerFor(l.ecmp, nodeASN, ""))
-		if !ecmp.waitState("router", StateEstablished, 15*time.Second) {
-			t.Fatalf("second node not Established within 15 s; events %v", ecmp.log)
-		}
+		ecmp.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the second node's session Established")
 		ebgp.Advertise(Route{Prefix: v4})
 		ecmp.Advertise(Route{Prefix: v4})
-		l.waitKernel(t, v4, 5*time.Second, "next hops via both nodes", func(s string) bool {
+		l.waitKernel(t, v4, testkit.Budget(propagation), "next hops via both nodes", func(s string) bool {
 			return strings.Contains(s, "via "+l.ebgp.IPv4.String()) && strings.Contains(s, "via "+l.ecmp.IPv4.String())
 		})
 		ebgp.Advertise()
 		ecmp.Advertise()
-		l.waitKernel(t, v4, 5*time.Second, "no route", absent)
+		l.waitKernel(t, v4, testkit.Budget(propagation), "no route", absent)
 	})
 
 	t.Run("iBGP LOCAL_PREF", func(t *testing.T) {
 		ibgp := startRemote(t, l.ibgp)
 		ibgp.SetPeers(l.peerFor(l.ibgp, routerASN, ""))
-		if !ibgp.waitState("router", StateEstablished, 15*time.Second) {
-			t.Fatalf("iBGP session not Established within 15 s; events %v", ibgp.log)
-		}
+		ibgp.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the iBGP session Established")
 		lp := uint32(250)
 		p := mustPrefix("10.96.0.4/32")
 		ibgp.Advertise(Route{Prefix: p, LocalPref: &lp})
-		l.waitKernel(t, p, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ibgp.IPv4.String()) })
+		l.waitKernel(t, p, testkit.Budget(propagation), "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ibgp.IPv4.String()) })
 		if j := l.frr.Vtysh("show bgp ipv4 unicast " + p.String() + " json"); !strings.Contains(j, `"locPrf":250`) {
 			t.Errorf("FRR's view of %s lacks locPrf 250:\n%s", p, j)
 		}
 
 		// The router passes the iBGP route on to the eBGP node, whose import
 		// policy must drop it.
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(testkit.Budget(propagation))
 		for ebgp.RIB("router").Received == 0 && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -212,13 +239,13 @@ func TestFRR(t *testing.T) {
 	t.Run("MD5", func(t *testing.T) {
 		m := startRemote(t, l.md5Key)
 		m.SetPeers(l.peerFor(l.md5Key, nodeASN, "wrong"))
-		if m.waitState("router", StateEstablished, 6*time.Second) {
+		if m.reached("router", StateEstablished, 0, md5Window) {
 			t.Fatal("session with the wrong MD5 password was Established")
 		}
+		// The changed peer is a new GoBGP server: a first connect again.
+		from := m.mark()
 		m.SetPeers(l.peerFor(l.md5Key, nodeASN, md5Secret))
-		if !m.waitState("router", StateEstablished, 15*time.Second) {
-			t.Fatalf("session with the right MD5 password not Established within 15 s; events %v", m.log)
-		}
+		m.mustReach(t, "router", StateEstablished, from, testkit.Budget(sessionSetup), "the session with the right MD5 password Established")
 	})
 }
 
@@ -227,31 +254,35 @@ func testBFD(t *testing.T, l *lab) {
 	p := l.peerFor(l.bfd, nodeASN, "")
 	p.BFD = true
 	node.SetPeers(p)
-	if !node.waitState("router", StateEstablished, 15*time.Second) {
-		t.Fatalf("session not Established within 15 s; events %v", node.log)
-	}
-	deadline := time.Now().Add(10 * time.Second)
+	node.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the session Established")
+	// bfdd has the peer from its configuration and runs it all along.
+	budget := testkit.Budget(bfdUp)
+	deadline := time.Now().Add(budget)
 	for !strings.Contains(l.frr.Vtysh("show bfd peers json"), `"status":"up"`) {
 		if time.Now().After(deadline) {
-			t.Fatalf("FRR's BFD peer not up within 10 s:\n%s", l.frr.Vtysh("show bfd peers"))
+			t.Fatalf("FRR's BFD peer not up within %v:\n%s", budget, l.frr.Vtysh("show bfd peers"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Should BFD have gone down meanwhile (or the session have failed
+	// for another reason), the session was reset: wait until it is back.
+	node.waitCurrent(t, "router", StateEstablished, testkit.Budget(reconnect), "the session Established before BFD is cut")
 	// Drop BFD both ways in the router; BGP's TCP still flows.
 	l.router.Run("nft", "add table inet ironlbbfd")
 	l.router.Run("nft", "add chain inet ironlbbfd in { type filter hook input priority 0 ; }")
 	l.router.Run("nft", "add chain inet ironlbbfd out { type filter hook output priority 0 ; }")
+	from := node.mark()
 	l.router.Run("nft", "add rule inet ironlbbfd in udp dport 3784 drop")
 	l.router.Run("nft", "add rule inet ironlbbfd out udp dport 3784 drop")
 	start := time.Now()
-	if !node.waitState("router", StateIdle, 5*time.Second) {
-		t.Fatalf("BGP session not torn down within 5 s of BFD packets being dropped; events %v", node.log)
-	}
+	// BGP's keepalives still flow (hold time 9 s): only BFD can end the
+	// session, after its detection time.
+	node.mustReach(t, "router", StateIdle, from, testkit.Budget(bfdDetect), "the BGP session torn down after BFD packets were dropped")
 	t.Logf("BFD packets dropped -> BGP session down: %v", time.Since(start).Round(time.Millisecond))
+	from = node.mark()
 	l.router.Run("nft", "delete table inet ironlbbfd")
-	if !node.waitState("router", StateEstablished, 20*time.Second) {
-		t.Fatalf("session not Established again within 20 s of BFD recovering; events %v", node.log)
-	}
+	// The reset session reconnects after the connect time, BFD or not.
+	node.mustReach(t, "router", StateEstablished, from, testkit.Budget(resetReconnect), "the session Established again")
 }
 
 // testHoldTime cuts a node without BFD off the network (carrier loss on
@@ -262,21 +293,23 @@ func testHoldTime(t *testing.T, l *lab) {
 	p := l.peerFor(l.hold, nodeASN, "")
 	p.HoldTime, p.KeepaliveTime = 3*time.Second, time.Second
 	node.SetPeers(p)
-	if !node.waitState("router", StateEstablished, 15*time.Second) {
-		t.Fatalf("session not Established within 15 s; events %v", node.log)
-	}
+	node.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the session Established")
 	v4 := mustPrefix("10.96.0.7/32")
 	node.Advertise(Route{Prefix: v4})
 	via := "via " + l.hold.IPv4.String()
-	l.waitKernel(t, v4, 5*time.Second, "a route via the node", func(s string) bool { return strings.Contains(s, via) })
+	l.waitKernel(t, v4, testkit.Budget(propagation), "a route via the node", func(s string) bool { return strings.Contains(s, via) })
+	from := node.mark()
 	l.net.SetPort(l.hold, false)
-	took := l.waitKernel(t, v4, 15*time.Second, "no route via the node", func(s string) bool { return !strings.Contains(s, via) })
+	took := l.waitKernel(t, v4, testkit.Budget(p.HoldTime+propagation), "no route via the node", func(s string) bool { return !strings.Contains(s, via) })
 	t.Logf("link cut -> route gone from the router's kernel: %v (hold time %v)", took.Round(time.Millisecond), p.HoldTime)
+	// The node's side expires too (no keepalives from the router): wait
+	// for that before the link comes back, or the session might never
+	// have gone down there.
+	node.mustReach(t, "router", StateIdle, from, testkit.Budget(p.HoldTime), "the node's session down")
+	from = node.mark()
 	l.net.SetPort(l.hold, true)
-	if !node.waitState("router", StateEstablished, 20*time.Second) {
-		t.Fatalf("session not Established again within 20 s of the link coming back; events %v", node.log)
-	}
-	l.waitKernel(t, v4, 5*time.Second, "the route back", func(s string) bool { return strings.Contains(s, via) })
+	node.mustReach(t, "router", StateEstablished, from, testkit.Budget(reconnect), "the session Established again after the link came back")
+	l.waitKernel(t, v4, testkit.Budget(propagation), "the route back", func(s string) bool { return strings.Contains(s, via) })
 }
 
 // stats formats p50 and max of ds.

@@ -23,10 +23,12 @@
 //     NextHopIPv4/NextHopIPv6. A route of a family with no next hop known for
 //     a peer is an error.
 //   - A peer with BFD gets a single-hop BFD session (internal/bfd). When it
-//     goes Down from Up, the BGP session is reset (a Cease is sent, so the
-//     router drops its routes at once) and reconnects as usual, without
-//     waiting for BFD: routers that run BFD only while the BGP session is
-//     up (FRR's dynamic neighbours) would otherwise never bring it back.
+//     goes Down from Up, the BGP session is reset (a Cease "administrative
+//     reset" is sent, so the router drops its routes at once) and
+//     reconnects after the peer's ConnectTime, without waiting for BFD:
+//     routers that run BFD only while the BGP session is up (FRR's dynamic
+//     neighbours) would otherwise never bring it back. The reset runs on a
+//     goroutine of the speaker's that Close ends and waits for.
 //   - Each peer runs in a GoBGP server of its own, so peers may differ in
 //     ASN and router ID. GoBGP v3 cannot stop a server's main goroutine:
 //     every removed or re-created peer leaves one idle goroutine behind.

@@ -2,21 +2,32 @@ package bgp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ironlb/ironlb/internal/netnstest"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
-// helperEnv selects TestHelperProcess in a re-executed test binary.
+// helperEnv, set to "1", makes a re-executed test binary run
+// runHelperProcess instead of the tests (see TestMain).
 const helperEnv = "IRONLB_BGP_SPEAKER_HELPER"
+
+// callBudget bounds one call to the child: a few GoBGP API calls, or a
+// Stop of a replaced peer's server, which sends a Cease and waits for the
+// session's goroutines (well under 2 s on an idle machine).
+var callBudget = testkit.Budget(2 * time.Second)
 
 // helperMsg is one line between the test and its speaker child: a command
 // (Peers, Routes) from the test, or a reply (Done, Err) or an event from the
@@ -31,15 +42,16 @@ type helperMsg struct {
 	Event  *PeerEvent `json:",omitempty"`
 }
 
-// TestHelperProcess is not a test: started by startRemote inside a node
-// namespace, it runs a Speaker driven by JSON lines on stdin and reports on
-// stdout. GoBGP opens sockets from arbitrary threads, so the whole process
-// must live in the namespace.
-func TestHelperProcess(t *testing.T) {
-	if os.Getenv(helperEnv) != "1" {
-		t.Skip("helper process for the netns tests")
-	}
-	sp := New(nil)
+// runHelperProcess is the child startRemote starts inside a node
+// namespace (TestMain runs it instead of the tests): a Speaker driven by
+// JSON lines on stdin, reporting on stdout, until stdin closes. GoBGP opens
+// sockets from arbitrary threads, so the whole process must live in the
+// namespace. It returns the process's exit code.
+func runHelperProcess() int {
+	// Its log goes to stderr, which the test shows when it fails or runs
+	// with -v; Debug lets GoBGP's FSM steps through (e.g. "Peer Down"
+	// with its reason).
+	sp := New(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	var mu sync.Mutex
 	enc := json.NewEncoder(os.Stdout)
 	send := func(m helperMsg) {
@@ -47,7 +59,9 @@ func TestHelperProcess(t *testing.T) {
 		defer mu.Unlock()
 		_ = enc.Encode(m)
 	}
+	events := make(chan struct{})
 	go func() {
+		defer close(events)
 		for e := range sp.Events() {
 			send(helperMsg{Event: &e})
 		}
@@ -57,8 +71,17 @@ func TestHelperProcess(t *testing.T) {
 	for {
 		var m helperMsg
 		if err := dec.Decode(&m); err != nil {
-			_ = sp.Close()
-			return
+			code := 0
+			if !errors.Is(err, io.EOF) {
+				fmt.Fprintf(os.Stderr, "bgp helper: reading a command: %v\n", err)
+				code = 1
+			}
+			if err := sp.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "bgp helper: Close: %v\n", err)
+				code = 1
+			}
+			<-events // Close closed the channel
+			return code
 		}
 		var err error
 		reply := helperMsg{Done: true}
@@ -79,13 +102,30 @@ func TestHelperProcess(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe for one writer and other readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // remote drives a Speaker running in a child process inside a namespace.
 type remote struct {
 	t       *testing.T
 	stdin   io.WriteCloser
 	replies chan helperMsg
-	mu      sync.Mutex
-	states  map[string]SessionState
+	mu      sync.Mutex    // guards change and log
 	change  chan struct{} // closed and replaced on every event
 	log     []PeerEvent
 }
@@ -98,9 +138,10 @@ func startRemote(t *testing.T, host *netnstest.Host) *remote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := host.Command(context.Background(), exe, "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd := host.Command(context.Background(), exe)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	cmd.Stderr = os.Stderr
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +153,7 @@ func startRemote(t *testing.T, host *netnstest.Host) *remote {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start speaker in %s: %v", host.Name, err)
 	}
-	r := &remote{t: t, stdin: stdin, replies: make(chan helperMsg, 1), states: map[string]SessionState{}, change: make(chan struct{})}
+	r := &remote{t: t, stdin: stdin, replies: make(chan helperMsg, 1), change: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -124,7 +165,6 @@ func startRemote(t *testing.T, host *netnstest.Host) *remote {
 			}
 			if m.Event != nil {
 				r.mu.Lock()
-				r.states[m.Event.Peer] = m.Event.State
 				r.log = append(r.log, *m.Event)
 				close(r.change)
 				r.change = make(chan struct{})
@@ -136,12 +176,20 @@ func startRemote(t *testing.T, host *netnstest.Host) *remote {
 	}()
 	t.Cleanup(func() {
 		_ = stdin.Close()
+		// The child closes its speaker (a Stop per peer) and exits.
+		exit := callBudget
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(exit):
+			t.Errorf("the speaker child in %s did not exit within %v of its stdin closing; killing it", host.Name, exit)
 			_ = cmd.Process.Kill()
 		}
-		_ = cmd.Wait()
+		if err := cmd.Wait(); err != nil && !t.Failed() {
+			t.Errorf("the speaker child in %s: %v", host.Name, err)
+		}
+		if t.Failed() || testing.Verbose() {
+			t.Logf("the speaker child in %s logged:\n%s", host.Name, stderr.String())
+		}
 	})
 	return r
 }
@@ -161,8 +209,8 @@ func (r *remote) call(m helperMsg) (helperMsg, error) {
 			return rep, fmt.Errorf("%s", rep.Err)
 		}
 		return rep, nil
-	case <-time.After(30 * time.Second):
-		r.t.Fatal("speaker child did not answer within 30 s")
+	case <-time.After(callBudget):
+		r.t.Fatalf("speaker child did not answer within %v", callBudget)
 	}
 	return helperMsg{}, nil
 }
@@ -196,15 +244,26 @@ func (r *remote) Advertise(routes ...Route) {
 	}
 }
 
-// waitState waits until peer's last reported state is want; it reports
-// whether it got there within d.
-func (r *remote) waitState(peer string, want SessionState, d time.Duration) bool {
+// mark returns how many events the child has reported so far: pass it
+// to reached to look only at later events.
+func (r *remote) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.log)
+}
+
+// reached waits until an event after the first from reports state want
+// for peer; it reports whether one came within d.
+func (r *remote) reached(peer string, want SessionState, from int, d time.Duration) bool {
 	deadline := time.After(d)
 	for {
 		r.mu.Lock()
-		got, ch := r.states[peer], r.change
+		ch, seen := r.change, false
+		for _, e := range r.log[min(from, len(r.log)):] {
+			seen = seen || (e.Peer == peer && e.State == want)
+		}
 		r.mu.Unlock()
-		if got == want {
+		if seen {
 			return true
 		}
 		select {
@@ -212,5 +271,43 @@ func (r *remote) waitState(peer string, want SessionState, d time.Duration) bool
 		case <-deadline:
 			return false
 		}
+	}
+}
+
+// waitCurrent waits until the last state the child reported for peer is
+// want, failing the test when it is not within d.
+func (r *remote) waitCurrent(t *testing.T, peer string, want SessionState, d time.Duration, what string) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		r.mu.Lock()
+		ch, last := r.change, SessionState("")
+		for _, e := range r.log {
+			if e.Peer == peer {
+				last = e.State
+			}
+		}
+		events := slices.Clone(r.log)
+		r.mu.Unlock()
+		if last == want {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("want %s (%s %s now) within %v; events %v", what, peer, want, d, events)
+		}
+	}
+}
+
+// mustReach is reached, failing the test (with the events) when no such
+// event came within d.
+func (r *remote) mustReach(t *testing.T, peer string, want SessionState, from int, d time.Duration, what string) {
+	t.Helper()
+	if !r.reached(peer, want, from, d) {
+		r.mu.Lock()
+		events := slices.Clone(r.log)
+		r.mu.Unlock()
+		t.Fatalf("want %s (%s %s) within %v; events %v", what, peer, want, d, events)
 	}
 }

@@ -109,6 +109,10 @@ func apiPeer(p Peer) *api.Peer {
 			ConnectRetry:      uint64(connect / time.Second),
 			HoldTime:          uint64(hold / time.Second),
 			KeepaliveInterval: uint64(keepalive / time.Second),
+			// After a reset (BFD down, resetForBFD) GoBGP idles this
+			// long before reconnecting; its default is 30 s. Reconnect
+			// as after any other failed attempt instead.
+			IdleHoldTimeAfterReset: uint64(max(connect/time.Second, 1)),
 		}},
 		Transport: &api.Transport{RemotePort: port, BindInterface: p.VRF},
 		AfiSafis: []*api.AfiSafi{

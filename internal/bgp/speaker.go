@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"github.com/ironlb/ironlb/internal/bfd"
@@ -26,6 +27,17 @@ type gobgpSpeaker struct {
 	evMu   sync.Mutex // guards events against send-after-close
 	events chan PeerEvent
 	evDone bool
+
+	// Background work: resetLoop, started with the BFD manager. Close
+	// cancels bgCtx and waits for bg, after releasing mu (the worker takes
+	// it).
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+
+	resetMu      sync.Mutex              // guards resetPending
+	resetPending map[netip.Addr]struct{} // peers whose BFD session went down, for resetLoop
+	resetKick    chan struct{}           // one slot: resetPending has news
 }
 
 var _ Speaker = (*gobgpSpeaker)(nil)
@@ -36,7 +48,11 @@ func New(log *slog.Logger) Speaker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &gobgpSpeaker{log: log, sessions: map[string]*session{}, events: make(chan PeerEvent, eventBuffer)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &gobgpSpeaker{
+		log: log, sessions: map[string]*session{}, events: make(chan PeerEvent, eventBuffer),
+		bgCtx: ctx, bgCancel: cancel, resetPending: map[netip.Addr]struct{}{}, resetKick: make(chan struct{}, 1),
+	}
 }
 
 // emit delivers e without ever blocking: when the buffer is full the oldest
@@ -143,14 +159,23 @@ func (s *gobgpSpeaker) advertiseTo(ctx context.Context, ss *session) error {
 	return ss.advertise(ctx, want)
 }
 
-// Close implements Speaker.
+// Close implements Speaker. It returns once every goroutine the speaker
+// started has ended, except GoBGP's main loops (see the package
+// documentation).
 func (s *gobgpSpeaker) Close() error {
+	err := s.close()
+	s.bg.Wait() // without mu: resetLoop may be waiting for it
+	return err
+}
+
+func (s *gobgpSpeaker) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	s.bgCancel()
 	for name, ss := range s.sessions {
 		s.stopSession(ss)
 		delete(s.sessions, name)

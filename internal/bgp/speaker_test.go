@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/internal/bfd"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // These tests start GoBGP servers but open no session that can succeed: the
@@ -81,4 +84,36 @@ func TestSpeakerClose(t *testing.T) {
 	if err := sp.Advertise(ctx, nil); err == nil {
 		t.Error("Advertise after Close: want an error")
 	}
+}
+
+// TestSpeakerCloseWithBFD: a BFD peer starts the BFD manager and the
+// worker that resets BGP sessions for it; a BFD down is handled by that
+// worker; Close ends both (TestMain's leak check fails the run otherwise)
+// and later BFD news is ignored.
+func TestSpeakerCloseWithBFD(t *testing.T) {
+	ctx := context.Background()
+	sp := New(nil).(*gobgpSpeaker)
+	p := loopbackPeer("bfd")
+	p.BFD, p.SourceAddress = true, netip.MustParseAddr("127.0.0.5")
+	if err := sp.SetPeers(ctx, []Peer{p}); err != nil {
+		t.Fatalf("SetPeers: %v", err)
+	}
+	sp.onBFDChange(bfd.Event{Peer: p.Address, From: bfd.StateUp, To: bfd.StateDown})
+	// The worker takes the news and resets the session (which is not up:
+	// GoBGP has nothing to send, the peer just reconnects later).
+	for deadline := time.Now().Add(testkit.Budget(time.Second)); ; time.Sleep(10 * time.Millisecond) {
+		sp.resetMu.Lock()
+		n := len(sp.resetPending)
+		sp.resetMu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reset worker did not take the BFD down")
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sp.onBFDChange(bfd.Event{Peer: p.Address, From: bfd.StateUp, To: bfd.StateDown}) // after Close: no one listens, nothing blocks
 }

@@ -46,8 +46,9 @@ type Peer struct {
 	// session (and likewise for IPv6); the other family needs one.
 	NextHopIPv4, NextHopIPv6 netip.Addr
 	// BFD runs a single-hop BFD session to Address from SourceAddress
-	// (then required) with BFDProfile (zero fields take bfd's defaults). When it goes Down from Up the BGP
-	// session is shut down, and enabled again once BFD is Up.
+	// (then required) with BFDProfile (zero fields take bfd's defaults).
+	// When it goes Down from Up the BGP session is reset (see the package
+	// documentation) and reconnects after ConnectTime.
 	BFD        bool
 	BFDProfile bfd.Profile
 }

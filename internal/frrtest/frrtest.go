@@ -5,7 +5,7 @@
 // socket), so several may run at once on one machine; only the daemons a
 // Router started are ever stopped. FRR must be installed (Debian package
 // frr): without it, or without root, the test is skipped, or fails when
-// the environment variable CI is "true" (see netnstest.Require).
+// CI is set to a true value (see netnstest.Require).
 package frrtest
 
 import (
@@ -22,12 +22,27 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/internal/netnstest"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // daemonDir is where Debian installs FRR's daemons.
 const daemonDir = "/usr/lib/frr"
 
-// Require skips (or, with CI=true, fails) t unless FRR can run: root, the
+// Budgets (testkit.Budget) of what a Router waits for, from times on an
+// idle machine.
+var (
+	// startBudget: a daemon creates its socket (zserv.api, the vty)
+	// within a few hundred milliseconds of being started.
+	startBudget = testkit.Budget(time.Second)
+	// vtyshBudget: one vtysh command answers in milliseconds; the budget
+	// only keeps a hung daemon from holding the test until its timeout.
+	vtyshBudget = testkit.Budget(time.Second)
+	// stopBudget: a daemon exits within a second of SIGTERM; one still
+	// running after its budget is killed (not a failure).
+	stopBudget = testkit.Budget(time.Second)
+)
+
+// Require skips (or, under CI, fails) t unless FRR can run: root, the
 // frr user, vtysh, zebra and bgpd (and bfdd when withBFD).
 func Require(t testing.TB, withBFD bool) {
 	t.Helper()
@@ -37,11 +52,7 @@ func Require(t testing.TB, withBFD bool) {
 	}
 	netnstest.Require(t, progs...)
 	if _, err := user.Lookup("frr"); err != nil {
-		msg := fmt.Sprintf("frrtest: FRR's user frr is missing (install the Debian package frr): %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testkit.Unavailable(t, "frrtest: FRR's user frr is missing (install the Debian package frr): %v", err)
 	}
 }
 
@@ -117,13 +128,12 @@ func Start(t testing.TB, host *netnstest.Host, cfg Config) *Router {
 func (r *Router) waitFile(name string) {
 	r.t.Helper()
 	path := filepath.Join(r.dir, name)
-	for range 200 {
+	for deadline := time.Now().Add(startBudget); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(path); err == nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	r.t.Fatalf("frrtest: %s did not appear within 10 s", path)
+	r.t.Fatalf("frrtest: %s did not appear within %v", path, startBudget)
 }
 
 // Vtysh runs one vtysh command against this router and returns its output;
@@ -137,9 +147,12 @@ func (r *Router) Vtysh(cmd string) string {
 	return out
 }
 
-// TryVtysh is Vtysh returning the error instead of failing the test.
+// TryVtysh is Vtysh returning the error instead of failing the test. A
+// command that has not answered within its budget is killed.
 func (r *Router) TryVtysh(cmd string) (string, error) {
-	out, err := exec.Command("vtysh", "--vty_socket", r.dir, "-c", cmd).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), vtyshBudget)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "vtysh", "--vty_socket", r.dir, "-c", cmd).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("frrtest: vtysh -c %q: %w\n%s", cmd, err, out)
 	}
@@ -159,12 +172,11 @@ func (r *Router) stop() {
 			continue
 		}
 		_ = syscall.Kill(pid, syscall.SIGTERM)
-		for i := 0; syscall.Kill(pid, 0) == nil; i++ {
-			if i == 100 { // 5 s
+		for deadline := time.Now().Add(stopBudget); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 				break
 			}
-			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	_ = os.RemoveAll(r.dir)

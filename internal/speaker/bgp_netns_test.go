@@ -18,8 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/bfd"
 	"github.com/ironlb/ironlb/internal/frrtest"
 	"github.com/ironlb/ironlb/internal/netnstest"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // TestBGPWithFRR runs speakers against FRR: sessions, routes with their
@@ -43,7 +45,7 @@ func TestBGPWithFRR(t *testing.T) {
 
 	t.Run("eBGP and iBGP sessions come up", func(t *testing.T) {
 		for _, h := range []*netnstest.Host{ebgp, ibgp} {
-			poll(t, "the session of "+h.Name+" Established", 30*time.Second, func() error {
+			poll(t, "the session of "+h.Name+" Established", testkit.Budget(bgpSpeakerStart+sessionSetup), func() error {
 				if s := l.neighborState(t, h.IPv4); s != "Established" {
 					return fmt.Errorf("state %s", s)
 				}
@@ -51,13 +53,15 @@ func TestBGPWithFRR(t *testing.T) {
 			})
 		}
 		t.Logf("speakers started -> both sessions Established: %v", time.Since(start).Round(time.Millisecond))
-		poll(t, "the BGPSessionUp Event of ebgp", 10*time.Second, func() error {
+		poll(t, "the BGPSessionUp Event of ebgp", testkit.Budget(apiReaction), func() error {
 			return findNodeEvent(ctx, c, "ebgp", ReasonBGPSessionUp, corev1.EventTypeNormal)
 		})
 	})
 
 	t.Run("routes with communities, large communities and local-pref", func(t *testing.T) {
-		ps, _ := l.paths(t, v4, 15*time.Second, "paths from both nodes", func(ps []frrtest.Path) bool {
+		// The sessions may still be coming up (when this subtest runs
+		// alone).
+		ps, _ := l.paths(t, v4, testkit.Budget(bgpSpeakerStart+sessionSetup+propagation), "paths from both nodes", func(ps []frrtest.Path) bool {
 			return hasPathFrom(ebgp.IPv4)(ps) && hasPathFrom(ibgp.IPv4)(ps)
 		})
 		t.Logf("the /32 was in the router's BGP table from both nodes %v after the Service got its addresses (session setup included)", time.Since(svcAt).Round(time.Millisecond))
@@ -72,20 +76,20 @@ func TestBGPWithFRR(t *testing.T) {
 		if i.LocalPref == nil || *i.LocalPref != 250 {
 			t.Errorf("iBGP path local-pref %v, want 250", i.LocalPref)
 		}
-		ps6, _ := l.paths(t, v6, 10*time.Second, "a path from the eBGP node", hasPathFrom(ebgp.IPv4))
+		ps6, _ := l.paths(t, v6, testkit.Budget(propagation), "a path from the eBGP node", hasPathFrom(ebgp.IPv4))
 		if e6 := pathFrom(t, ps6, ebgp.IPv4); !slices.Contains(e6.NextHops, ebgp.IPv6.String()) || e6.Communities != "64513:100 64513:200 65000:7" {
 			t.Errorf("IPv6 path %+v: want next hop %s and the communities", e6, ebgp.IPv6)
 		}
 		// The iBGP path wins on local-pref; the kernel routes through it.
-		l.kernel(t, v4, 10*time.Second, "a route via the iBGP node", func(s string) bool { return strings.Contains(s, "via "+ibgp.IPv4.String()) })
-		l.kernel(t, v6, 10*time.Second, "a route", func(s string) bool { return s != "" })
-		poll(t, "the InvalidBGPCommunities Event", 10*time.Second, func() error {
+		l.kernel(t, v4, testkit.Budget(propagation), "a route via the iBGP node", func(s string) bool { return strings.Contains(s, "via "+ibgp.IPv4.String()) })
+		l.kernel(t, v6, testkit.Budget(propagation), "a route", func(s string) bool { return s != "" })
+		poll(t, "the InvalidBGPCommunities Event", testkit.Budget(apiReaction), func() error {
 			return findServiceEvent(ctx, c, l.app, "web", ReasonInvalidBGPCommunities, `"bogus"`)
 		})
 	})
 
 	t.Run("ServiceBGPStatus per announcing node", func(t *testing.T) {
-		poll(t, "a ServiceBGPStatus per node", 10*time.Second, func() error {
+		poll(t, "a ServiceBGPStatus per node", testkit.Budget(bgpSpeakerStart+apiReaction), func() error {
 			got, err := bgpStatuses(ctx, c, l.app)
 			if err != nil {
 				return err
@@ -101,7 +105,7 @@ func TestBGPWithFRR(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		poll(t, "the eBGP node's metrics", 10*time.Second, func() error {
+		poll(t, "the eBGP node's metrics", testkit.Budget(bgpSpeakerStart+sessionSetup+propagation), func() error {
 			m, err := speakers["ebgp"].metrics()
 			if err != nil {
 				return err
@@ -124,8 +128,8 @@ func TestBGPWithFRR(t *testing.T) {
 
 	t.Run("MD5: a wrong password never establishes, the right one does", func(t *testing.T) {
 		// By now the speaker has been retrying every second for as long
-		// as the others have been up; watch three seconds more.
-		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		// as the others have been up; watch a window more.
+		for end := time.Now().Add(md5Window); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 			if s := l.neighborState(t, md5.IPv4); s == "Established" {
 				t.Fatalf("the session with the wrong MD5 password is %s", s)
 			}
@@ -138,7 +142,9 @@ func TestBGPWithFRR(t *testing.T) {
 		if err := c.Update(ctx, &sec); err != nil {
 			t.Fatal(err)
 		}
-		poll(t, "the MD5 session Established", 30*time.Second, func() error {
+		// The speaker re-creates the peer with the new password: a first
+		// connect of a new GoBGP server.
+		poll(t, "the MD5 session Established", testkit.Budget(apiReaction+sessionSetup), func() error {
 			if s := l.neighborState(t, md5.IPv4); s != "Established" {
 				return fmt.Errorf("state %s", s)
 			}
@@ -162,11 +168,11 @@ func TestBGPWithFRR(t *testing.T) {
 		if err := c.Update(ctx, svc); err != nil {
 			t.Fatal(err)
 		}
-		_, took := l.paths(t, v4, 10*time.Second, "a path from the iBGP node only", func(ps []frrtest.Path) bool {
+		_, took := l.paths(t, v4, testkit.Budget(apiReaction+propagation), "a path from the iBGP node only", func(ps []frrtest.Path) bool {
 			return !hasPathFrom(ebgp.IPv4)(ps) && !hasPathFrom(md5.IPv4)(ps) && !hasPathFrom(l.nodes["bfd"].IPv4)(ps) && hasPathFrom(ibgp.IPv4)(ps)
 		})
 		t.Logf("Local policy -> the nodes without endpoints withdrew in %v", took)
-		poll(t, "only the ibgp node's ServiceBGPStatus", 10*time.Second, func() error {
+		poll(t, "only the ibgp node's ServiceBGPStatus", testkit.Budget(apiReaction), func() error {
 			got, err := bgpStatuses(ctx, c, l.app)
 			if err != nil {
 				return err
@@ -182,9 +188,9 @@ func TestBGPWithFRR(t *testing.T) {
 		if err := c.Delete(ctx, svc); err != nil {
 			t.Fatal(err)
 		}
-		_, took := l.paths(t, v4, 10*time.Second, "no path", func(ps []frrtest.Path) bool { return len(ps) == 0 })
-		l.paths(t, v6, 10*time.Second, "no path", func(ps []frrtest.Path) bool { return len(ps) == 0 })
-		l.kernel(t, v4, 5*time.Second, "no route", func(s string) bool { return s == "" })
+		_, took := l.paths(t, v4, testkit.Budget(apiReaction+propagation), "no path", func(ps []frrtest.Path) bool { return len(ps) == 0 })
+		l.paths(t, v6, testkit.Budget(apiReaction+propagation), "no path", func(ps []frrtest.Path) bool { return len(ps) == 0 })
+		l.kernel(t, v4, testkit.Budget(propagation), "no route", func(s string) bool { return s == "" })
 		t.Logf("Service deleted -> routes gone from the router's BGP table in %v", took)
 	})
 
@@ -197,11 +203,14 @@ func TestBGPWithFRR(t *testing.T) {
 			}
 		}
 		l.createService(t)
-		l.kernel(t, v4, 15*time.Second, "a route via the eBGP node", func(s string) bool { return strings.Contains(s, "via "+ebgp.IPv4.String()) })
+		l.kernel(t, v4, testkit.Budget(bgpSpeakerStart+sessionSetup+apiReaction+propagation), "a route via the eBGP node", func(s string) bool {
+			return strings.Contains(s, "via "+ebgp.IPv4.String())
+		})
 		stopAt := time.Now()
 		speakers["ebgp"].stop(t)
 		t.Logf("the eBGP speaker stopped gracefully in %v", time.Since(stopAt).Round(time.Millisecond))
-		ps, _ := l.paths(t, v4, 10*time.Second, "a stale path from the eBGP node", func(ps []frrtest.Path) bool {
+		// The router marks the path stale when the session closes.
+		ps, _ := l.paths(t, v4, testkit.Budget(propagation), "a stale path from the eBGP node", func(ps []frrtest.Path) bool {
 			i := slices.IndexFunc(ps, fromPeer(ebgp.IPv4))
 			return i >= 0 && ps[i].Stale
 		})
@@ -212,9 +221,10 @@ func TestBGPWithFRR(t *testing.T) {
 		if r, _ := frrtest.KernelRoute(l.router, v4); !strings.Contains(r, "via "+ebgp.IPv4.String()) {
 			t.Errorf("the kernel route went away: %q", r)
 		}
-		// The speaker comes back: the path is fresh again.
+		// The speaker comes back: the path is fresh again. The new
+		// process runs a new GoBGP server: a first connect.
 		speakers["ebgp"] = startBGPSpeaker(t, l.env, l.ns, ebgp)
-		_, took := l.paths(t, v4, 30*time.Second, "a fresh path from the eBGP node", func(ps []frrtest.Path) bool {
+		_, took := l.paths(t, v4, testkit.Budget(bgpSpeakerStart+sessionSetup+propagation), "a fresh path from the eBGP node", func(ps []frrtest.Path) bool {
 			i := slices.IndexFunc(ps, fromPeer(ebgp.IPv4))
 			return i >= 0 && !ps[i].Stale
 		})
@@ -227,7 +237,8 @@ func TestBGPWithFRR(t *testing.T) {
 // wait, only BFD can have taken it down.
 func testBFDCut(t *testing.T, l *bgpLab, sp *bgpSpeaker, v4 netip.Prefix) {
 	node := l.nodes["bfd"]
-	poll(t, "FRR's BFD session with the bfd node up", 30*time.Second, func() error {
+	// FRR runs BFD with a neighbour once their BGP session is up.
+	poll(t, "FRR's BFD session with the bfd node up", testkit.Budget(bgpSpeakerStart+sessionSetup+bfdUp), func() error {
 		var peers []struct {
 			Peer   string `json:"peer"`
 			Status string `json:"status"`
@@ -243,7 +254,8 @@ func testBFDCut(t *testing.T, l *bgpLab, sp *bgpSpeaker, v4 netip.Prefix) {
 		}
 		return fmt.Errorf("BFD peers %+v", peers)
 	})
-	poll(t, "the bfd node's BFD metrics", 10*time.Second, func() error {
+	// Our side is Up a packet after FRR's at most.
+	poll(t, "the bfd node's BFD metrics", testkit.Budget(bfd.DefaultInterval), func() error {
 		m, err := sp.metrics()
 		if err != nil {
 			return err
@@ -254,12 +266,21 @@ func testBFDCut(t *testing.T, l *bgpLab, sp *bgpSpeaker, v4 netip.Prefix) {
 		}
 		return nil
 	})
-	l.paths(t, v4, 10*time.Second, "a path from the bfd node", hasPathFrom(node.IPv4))
+	// Normally there already. Should BFD have gone down once on this
+	// loaded machine, the session was reset; after FRR ended it, GoBGP
+	// reconnects after its idle hold time.
+	_, took := l.paths(t, v4, testkit.Budget(reconnect+propagation), "a path from the bfd node", hasPathFrom(node.IPv4))
+	if m, err := sp.metrics(); err == nil {
+		t.Logf("BFD before the cut (path there after %v more): %s", took.Round(time.Millisecond), grepLines(m, BFDSessionDownEventsTotal+"{"))
+	}
 	l.nw.SetPort(node, false)
-	_, took := l.paths(t, v4, 20*time.Second, "no path from the cut bfd node", func(ps []frrtest.Path) bool {
+	// Within half the hold time only BFD can have ended the session: the
+	// budget never goes beyond, whatever the factor.
+	limit := min(testkit.Budget(bfdDetect+propagation), bfdHoldTime/2)
+	_, took = l.paths(t, v4, limit, "no path from the cut bfd node", func(ps []frrtest.Path) bool {
 		return !hasPathFrom(node.IPv4)(ps)
 	})
-	t.Logf("bfd node's link cut -> its path left the router's BGP table in %v (BFD 300 ms x 3; hold time 90 s)", took.Round(time.Millisecond))
+	t.Logf("bfd node's link cut -> its path left the router's BGP table in %v (BFD detection time %v; hold time %v)", took.Round(time.Millisecond), bfdDetect, bfdHoldTime)
 }
 
 // bgpStatuses returns node -> peers of the ServiceBGPStatuses of Service

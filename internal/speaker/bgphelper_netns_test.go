@@ -22,14 +22,20 @@ import (
 
 	"github.com/ironlb/ironlb/internal/netnstest"
 	"github.com/ironlb/ironlb/internal/testenv"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
-// The BGP lab: a router namespace running FRR (AS 64512) and three node
+// The BGP lab: a router namespace running FRR (AS 64512) and four node
 // namespaces, each running a speaker in a child process (GoBGP opens its
 // sockets on arbitrary threads, so the whole process lives in the node's
-// namespace; its API server connections are opened in the root namespace).
+// namespace; its API server connections are opened in the test's own
+// namespace, which it inherits as file descriptor homeNetNSFD).
 const (
-	bgpHelperEnv   = "IRONLB_SPEAKER_BGP_HELPER"
+	// bgpHelperEnv holds a child's bgpHelperConfig; when it is set,
+	// TestMain runs runBGPSpeakerHelper instead of the tests.
+	bgpHelperEnv = "IRONLB_SPEAKER_BGP_HELPER"
+	// homeNetNSFD is homeNetNS in a child (its first extra file).
+	homeNetNSFD    = 3
 	bgpRouterASN   = 64512
 	bgpNodeASN     = 64513
 	bgpMD5Password = "right-s3cret"
@@ -46,31 +52,34 @@ var (
 // bgpHelperConfig is what the test passes to a speaker child.
 type bgpHelperConfig struct {
 	Kubeconfig, Node, Namespace string
-	// RootNetNS names the root network namespace, where the API server
-	// listens.
-	RootNetNS string
-	Debug     bool
+	Debug                       bool
 }
 
-// TestBGPSpeakerHelper is not a test: started by startBGPSpeaker inside a
-// node namespace, it runs a speaker until SIGTERM, then exits (closing
-// whatever BGP sessions the speaker left open, as a real process does).
-func TestBGPSpeakerHelper(t *testing.T) {
-	raw := os.Getenv(bgpHelperEnv)
-	if raw == "" {
-		t.Skip("helper process of TestBGPWithFRR")
+// runBGPSpeakerHelper is the speaker child startBGPSpeaker starts inside a
+// node namespace (TestMain runs it instead of the tests): it runs a
+// speaker until SIGTERM, then exits (closing whatever BGP sessions the
+// speaker left open, as a real process does). It returns the process's
+// exit code.
+func runBGPSpeakerHelper() int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "speaker child: "+format+"\n", args...)
+		return 1
 	}
 	var hc bgpHelperConfig
-	if err := json.Unmarshal([]byte(raw), &hc); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(os.Getenv(bgpHelperEnv)), &hc); err != nil {
+		return fail("parsing $%s: %v", bgpHelperEnv, err)
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", hc.Kubeconfig)
 	if err != nil {
-		t.Fatal(err)
+		return fail("%v", err)
 	}
+	// The API server listens in the test's namespace, the one this
+	// process inherited as homeNetNSFD: connections to it are opened
+	// there.
+	home := fmt.Sprintf("/proc/self/fd/%d", homeNetNSFD)
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
-		err := netnstest.Enter(hc.RootNetNS, func() error {
+		err := netnstest.Enter(home, func() error {
 			var err error
 			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
 			return err
@@ -89,17 +98,20 @@ func TestBGPSpeakerHelper(t *testing.T) {
 		MetricsBindAddress: bgpMetricsAddr, HealthProbeBindAddress: "0", logger: log,
 	}
 	if err := Run(ctx, cfg, opts); err != nil {
-		t.Fatal(err)
+		return fail("%v", err)
 	}
+	return 0
 }
 
 // bgpSpeaker is a speaker child process.
 type bgpSpeaker struct {
-	host *netnstest.Host
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *bytes.Buffer
-	mu   sync.Mutex // guards log
+	host     *netnstest.Host
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error // the process's exit; set before done is closed
+	reported bool  // err was reported (stop runs again when the test ends)
+	log      *bytes.Buffer
+	mu       sync.Mutex // guards log
 }
 
 // startBGPSpeaker runs a speaker for host in its namespace until stop or
@@ -111,15 +123,15 @@ func startBGPSpeaker(t *testing.T, env *testenv.Env, ns string, h *netnstest.Hos
 		t.Fatal(err)
 	}
 	hc, err := json.Marshal(bgpHelperConfig{
-		Kubeconfig: env.Kubeconfig, Node: h.Name, Namespace: ns,
-		RootNetNS: fmt.Sprintf("/proc/%d/ns/net", os.Getpid()), Debug: os.Getenv("SPEAKER_TEST_LOG") != "",
+		Kubeconfig: env.Kubeconfig, Node: h.Name, Namespace: ns, Debug: os.Getenv("SPEAKER_TEST_LOG") != "",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sp := &bgpSpeaker{host: h, done: make(chan struct{}), log: &bytes.Buffer{}}
-	sp.cmd = h.Command(context.Background(), exe, "-test.run=^TestBGPSpeakerHelper$", "-test.count=1")
+	sp.cmd = h.Command(context.Background(), exe)
 	sp.cmd.Env = append(os.Environ(), bgpHelperEnv+"="+string(hc))
+	sp.cmd.ExtraFiles = []*os.File{homeNetNS} // homeNetNSFD; `ip netns exec` passes it on
 	var w io.Writer = lockedWriter{sp}
 	if os.Getenv("SPEAKER_TEST_LOG") != "" {
 		w = io.MultiWriter(w, os.Stderr)
@@ -129,7 +141,7 @@ func startBGPSpeaker(t *testing.T, env *testenv.Env, ns string, h *netnstest.Hos
 		t.Fatalf("starting the speaker of %s: %v", h.Name, err)
 	}
 	go func() {
-		_ = sp.cmd.Wait()
+		sp.err = sp.cmd.Wait()
 		close(sp.done)
 	}()
 	t.Cleanup(func() {
@@ -157,20 +169,29 @@ func (sp *bgpSpeaker) output() string {
 
 // stop stops the speaker gracefully (SIGTERM; `ip netns exec` execs the
 // test binary, so the PID is the speaker's) and waits for the process to
-// exit.
+// exit, failing the test when it exits with an error (or had before).
 func (sp *bgpSpeaker) stop(t *testing.T) {
 	select {
 	case <-sp.done:
+		if sp.err != nil && !sp.reported {
+			sp.reported = true
+			t.Errorf("the speaker of %s exited before it was stopped: %v", sp.host.Name, sp.err)
+		}
 		return
 	default:
 	}
 	_ = sp.cmd.Process.Signal(syscall.SIGTERM)
+	budget := testkit.Budget(speakerStop)
 	select {
 	case <-sp.done:
-	case <-time.After(30 * time.Second):
-		t.Errorf("the speaker of %s did not stop within 30 s; killing it", sp.host.Name)
+	case <-time.After(budget):
+		t.Errorf("the speaker of %s did not stop within %v; killing it", sp.host.Name, budget)
 		_ = sp.cmd.Process.Kill()
 		<-sp.done
+	}
+	if sp.err != nil && !sp.reported {
+		sp.reported = true
+		t.Errorf("the speaker of %s: %v", sp.host.Name, sp.err)
 	}
 }
 
@@ -185,7 +206,8 @@ func (sp *bgpSpeaker) metrics() (string, error) {
 		})
 		return c, err
 	}}
-	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://" + bgpMetricsAddr + "/metrics")
+	// One attempt: the waits around it retry until their budget.
+	resp, err := (&http.Client{Transport: tr, Timeout: 2 * time.Second}).Get("http://" + bgpMetricsAddr + "/metrics")
 	if err != nil {
 		return "", err
 	}

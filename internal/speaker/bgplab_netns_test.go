@@ -15,10 +15,46 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/bfd"
 	"github.com/ironlb/ironlb/internal/frrtest"
 	"github.com/ironlb/ironlb/internal/netnstest"
 	"github.com/ironlb/ironlb/internal/speaker/decide"
 	"github.com/ironlb/ironlb/internal/testenv"
+)
+
+// What the waits of TestBGPWithFRR derive from: the lab's settings and
+// times measured on an idle 2-core machine. A wait lasts testkit.Budget of
+// the time its outcome is expected to take and ends as soon as it is
+// there; see also speakerStart, speakerStop and apiReaction.
+const (
+	// bgpSpeakerStart: a speaker child is exec'd (a race-enabled test
+	// binary), its caches sync and it has configured its peers; the lab
+	// starts four at once on two cores.
+	bgpSpeakerStart = 4 * time.Second
+	// sessionSetup: GoBGP's first connect waits a random 1–2 s (connect
+	// retry jitter, connectTime 1 s; FRR's `timers connect 1` plays no
+	// part: GoBGP never listens); OPEN and KEEPALIVE take milliseconds.
+	sessionSetup = 2 * time.Second
+	// reconnect: after its session failed (the router ended it, e.g.
+	// when FRR's BFD went down), GoBGP idles 5 s (its fixed idle hold
+	// time), then connects 1–2 s later.
+	reconnect = 5*time.Second + sessionSetup
+	// propagation: an announcement or withdrawal reaches the router's
+	// BGP table and kernel (measured 60–70 ms).
+	propagation = 500 * time.Millisecond
+	// bfdDetect: the detection time of the default BFD profile that
+	// both sides run: multiplier × interval.
+	bfdDetect = bfd.DefaultDetectMultiplier * bfd.DefaultInterval
+	// bfdUp: a BFD session comes up after a three-way handshake at the
+	// 1 s interval RFC 5880 §6.8.3 imposes while it is not Up.
+	bfdUp = 3 * time.Second
+	// bfdHoldTime is the BGP hold time of the bfd node's peer (setup):
+	// long enough that only BFD can end its session quickly.
+	bfdHoldTime = 90 * time.Second
+	// md5Window: how long the session with a wrong MD5 password is
+	// watched once more (it has been retrying all along). A window, not
+	// a budget: a slow machine only makes fewer attempts in it.
+	md5Window = 3 * time.Second
 )
 
 // bgpLab is the router, the nodes and the API server of TestBGPWithFRR.
@@ -123,7 +159,9 @@ func (l *bgpLab) setup(t *testing.T) {
 	// The bfd node's peer: BFD with the default profile, and a hold time
 	// long enough that only BFD can bring the session down quickly.
 	bfdPeer := peer("bfd", bgpNodeASN)
-	bfdPeer.HoldTime, bfdPeer.KeepaliveTime, bfdPeer.BFDProfile = d("90s"), d("30s"), "default-timers"
+	bfdPeer.HoldTime = &metav1.Duration{Duration: bfdHoldTime}
+	bfdPeer.KeepaliveTime = &metav1.Duration{Duration: bfdHoldTime / 3}
+	bfdPeer.BFDProfile = "default-timers"
 	l.mustCreate(t, &v1beta1.BFDProfile{ObjectMeta: meta("default-timers")})
 	l.mustCreate(t, &v1beta1.BGPPeer{ObjectMeta: meta("router-bfd"), Spec: bfdPeer})
 	l.mustCreate(t, &v1beta1.Community{ObjectMeta: meta("names"),

@@ -25,6 +25,7 @@ import (
 	"github.com/ironlb/ironlb/internal/netnstest"
 	"github.com/ironlb/ironlb/internal/speaker/decide"
 	"github.com/ironlb/ironlb/internal/testenv"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // The cluster of TestSpeakersOnRealNetwork: two node namespaces on
@@ -32,6 +33,24 @@ import (
 // 127.0.0.2 and 127.0.0.3, the Nodes' InternalIPs) stay in the root
 // namespace, only the layer 2 sockets live in the nodes'.
 var netnsVIP = netip.MustParseAddr("10.201.0.100")
+
+// What the waits of the speaker tests derive from: times measured on an
+// idle 2-core machine. A wait lasts testkit.Budget of the time its outcome
+// is expected to take and ends as soon as it is there.
+const (
+	// speakerStart: a speaker's manager starts, its caches sync, it joins
+	// memberlist (or reads the Nodes) and decides.
+	speakerStart = 2 * time.Second
+	// speakerStop: a graceful stop: withdrawals and gratuitous ARP, its
+	// status objects deleted through the API server, its sessions closed.
+	speakerStop = 2 * time.Second
+	// apiReaction: a speaker sees a change through its watches and
+	// writes what follows (a status, an Event) through the API server.
+	apiReaction = 500 * time.Millisecond
+	// crashDetect: memberlist declares a crashed member dead (about
+	// 0.6 s with membership.DefaultTuning) and the survivor takes over.
+	crashDetect = time.Second
+)
 
 // testSpeaker is one speaker running in the test process.
 type testSpeaker struct {
@@ -84,8 +103,8 @@ func stop(t *testing.T, name string, cancel func(), done <-chan error) {
 		if err != nil {
 			t.Errorf("speaker %s: %v", name, err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("speaker %s did not stop", name)
+	case <-time.After(testkit.Budget(speakerStop)):
+		t.Errorf("speaker %s did not stop within %v", name, testkit.Budget(speakerStop))
 	}
 }
 
@@ -154,7 +173,7 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 	// Once the speakers see each other, exactly one node answers: the
 	// elected one, which its ServiceL2Status names.
 	for name, sp := range speakers {
-		poll(t, "speaker "+name+" ready and seeing both", 30*time.Second, func() error {
+		poll(t, "speaker "+name+" ready and seeing both", testkit.Budget(speakerStart), func() error {
 			if m := sp.s.memberN.Load(); m != 2 {
 				return fmt.Errorf("%d members", m)
 			}
@@ -166,7 +185,7 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 	if winner == "node1" {
 		loser = "node2"
 	}
-	if got := waitStatusNode(t, c, app, loser, 10*time.Second); got != winner {
+	if got := waitStatusNode(t, c, app, loser, testkit.Budget(apiReaction)); got != winner {
 		t.Fatalf("ServiceL2Status names %s, want %s", got, winner)
 	}
 	t.Logf("%s announces %s", winner, netnsVIP)
@@ -174,7 +193,7 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 	if len(macs) != 1 || macs[0] != hosts[winner].MAC.String() {
 		t.Fatalf("arping got replies from %v, want only %s (%s)", macs, hosts[winner].MAC, winner)
 	}
-	poll(t, "the AnnouncingNodeChanged Event", 10*time.Second, func() error {
+	poll(t, "the AnnouncingNodeChanged Event", testkit.Budget(apiReaction), func() error {
 		return findEvent(ctx, c, app, "web", winner)
 	})
 	for name := range hosts {
@@ -189,10 +208,10 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 
 	// A graceful stop hands over at once: the client's neighbour entry
 	// flips to the other node's MAC with its gratuitous ARP.
-	took := handover(t, asker, hosts[winner], hosts[loser], speakers[winner].stop, 5*time.Second)
+	took := handover(t, asker, hosts[winner], hosts[loser], speakers[winner].stop, testkit.Budget(speakerStop))
 	t.Logf("after a graceful stop of %s, the client's neighbour entry moved to %s in %v", winner, loser, took)
 	speakers[winner].stop()
-	if got := waitStatusNode(t, c, app, winner, 10*time.Second); got != loser {
+	if got := waitStatusNode(t, c, app, winner, testkit.Budget(apiReaction)); got != loser {
 		t.Errorf("ServiceL2Status names %s, want %s", got, loser)
 	}
 	macs = arpingMACs(t, asker, 3)
@@ -213,17 +232,17 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 	// The elected node comes back and takes its address back.
 	took = handover(t, asker, hosts[loser], hosts[winner], func() {
 		speakers[winner] = startSpeaker(t, env, ns, hosts[winner], memberlistAddr[winner], true)
-	}, 30*time.Second)
+	}, testkit.Budget(speakerStart))
 	t.Logf("%s took its address back %v after its speaker started", winner, took)
-	if got := waitStatusNode(t, c, app, loser, 10*time.Second); got != winner {
+	if got := waitStatusNode(t, c, app, loser, testkit.Budget(apiReaction)); got != winner {
 		t.Errorf("ServiceL2Status names %s, want %s", got, winner)
 	}
 
 	// It crashes: the other notices through memberlist and takes over;
 	// it also deletes the ServiceL2Status the crashed node left.
-	took = handover(t, asker, hosts[winner], hosts[loser], speakers[winner].stop, 10*time.Second)
+	took = handover(t, asker, hosts[winner], hosts[loser], speakers[winner].stop, testkit.Budget(crashDetect))
 	t.Logf("after a crash of %s, the client's neighbour entry moved to %s in %v", winner, loser, took)
-	if got := waitStatusNode(t, c, app, winner, 10*time.Second); got != loser {
+	if got := waitStatusNode(t, c, app, winner, testkit.Budget(crashDetect+apiReaction)); got != loser {
 		t.Errorf("ServiceL2Status names %s, want %s", got, loser)
 	}
 }
@@ -290,7 +309,10 @@ func waitStatusNode(t *testing.T, c client.Client, ns, not string, limit time.Du
 var macRE = regexp.MustCompile(`bytes from ([0-9a-f:]{17})`)
 
 // arpingMACs sends count ARP requests for the VIP from the client and
-// returns the distinct MAC addresses that answered, sorted.
+// returns the distinct MAC addresses that answered, sorted. Its 2 s
+// deadline is a window (every node that answers at all answers within
+// milliseconds), not a budget: it also bounds the look for a second,
+// wrong answer.
 func arpingMACs(t *testing.T, asker *netnstest.Host, count int) []string {
 	t.Helper()
 	out, _ := asker.Output(context.Background(), "arping", "-c", fmt.Sprint(count), "-W", "0.2", "-w", "2",
