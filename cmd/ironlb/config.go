@@ -216,25 +216,7 @@ func printReport(w io.Writer, rep validateReport, problems []config.FieldError) 
 // writeObjects prints the objects as multi-document YAML, without the
 // empty status and creationTimestamp a round trip through Go types adds.
 func writeObjects(w io.Writer, objs config.Objects) error {
-	var all []any
-	for i := range objs.IPAddressPools {
-		all = append(all, &objs.IPAddressPools[i])
-	}
-	for i := range objs.L2Advertisements {
-		all = append(all, &objs.L2Advertisements[i])
-	}
-	for i := range objs.BGPAdvertisements {
-		all = append(all, &objs.BGPAdvertisements[i])
-	}
-	for i := range objs.BGPPeers {
-		all = append(all, &objs.BGPPeers[i])
-	}
-	for i := range objs.BFDProfiles {
-		all = append(all, &objs.BFDProfiles[i])
-	}
-	for i := range objs.Communities {
-		all = append(all, &objs.Communities[i])
-	}
+	all := objs.All()
 	var sb strings.Builder
 	sb.WriteString("# Converted from the legacy configuration by `ironlb config convert`.\n")
 	for _, o := range all {

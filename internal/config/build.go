@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
@@ -17,6 +19,38 @@ type Objects struct {
 	BGPPeers          []v1beta1.BGPPeer
 	BFDProfiles       []v1beta1.BFDProfile
 	Communities       []v1beta1.Community
+}
+
+// Object is what every configuration CR is: a Kubernetes object with
+// metadata (sigs.k8s.io/controller-runtime's client.Object has this shape).
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// All returns pointers to every object of o, kind by kind in the order of
+// the fields.
+func (o *Objects) All() []Object {
+	var all []Object
+	for i := range o.IPAddressPools {
+		all = append(all, &o.IPAddressPools[i])
+	}
+	for i := range o.L2Advertisements {
+		all = append(all, &o.L2Advertisements[i])
+	}
+	for i := range o.BGPAdvertisements {
+		all = append(all, &o.BGPAdvertisements[i])
+	}
+	for i := range o.BGPPeers {
+		all = append(all, &o.BGPPeers[i])
+	}
+	for i := range o.BFDProfiles {
+		all = append(all, &o.BFDProfiles[i])
+	}
+	for i := range o.Communities {
+		all = append(all, &o.Communities[i])
+	}
+	return all
 }
 
 // ObjectKey names an object of some kind.

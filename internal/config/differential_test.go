@@ -218,23 +218,8 @@ func judgeLegacy(t *testing.T, e *testenv.Env, c legacyCandidate) int {
 
 func convertedObjects(o config.Objects) []client.Object {
 	var all []client.Object
-	for i := range o.IPAddressPools {
-		all = append(all, &o.IPAddressPools[i])
-	}
-	for i := range o.L2Advertisements {
-		all = append(all, &o.L2Advertisements[i])
-	}
-	for i := range o.BGPAdvertisements {
-		all = append(all, &o.BGPAdvertisements[i])
-	}
-	for i := range o.BGPPeers {
-		all = append(all, &o.BGPPeers[i])
-	}
-	for i := range o.BFDProfiles {
-		all = append(all, &o.BFDProfiles[i])
-	}
-	for i := range o.Communities {
-		all = append(all, &o.Communities[i])
+	for _, obj := range o.All() {
+		all = append(all, obj)
 	}
 	return all
 }
