@@ -240,5 +240,7 @@ func originOf(m *metav1.ObjectMeta, source string) Origin {
 	if source == "" {
 		source = SourceCR
 	}
-	return Origin{Source: source, CreationTimestamp: m.CreationTimestamp.Time, Generation: m.Generation}
+	// In UTC: every process then encodes the same instant the same way
+	// (Snapshot.Digest), whatever its time zone.
+	return Origin{Source: source, CreationTimestamp: m.CreationTimestamp.UTC(), Generation: m.Generation}
 }

@@ -36,7 +36,9 @@
 //
 //   - An invalid object is left out of the Snapshot. If Input.Previous holds
 //     a version of the same kind and name, that last valid version stays in
-//     the Snapshot instead, marked Origin.Stale with the problems attached:
+//     the Snapshot instead (in a cluster, Previous is the accepted
+//     configuration the controller records for every process: see
+//     internal/configread and Encode), marked Origin.Stale with the problems attached:
 //     a bad edit to a pool keeps serving the pool's addresses, a bad edit to
 //     a peer keeps its session. A new object that is invalid is simply left
 //     out. A legacy ConfigMap that does not parse at all keeps every object

@@ -2,6 +2,9 @@
 // the controller, every speaker and the webhook list the same objects the
 // same way before they call the pure config.Build, so they cannot differ
 // in what they read (a ConfigMap without its key, a missing Secret, …).
+// Among the inputs is the accepted configuration the controller records
+// (accepted.go): every process builds on it as config.Input.Previous, so
+// all of them arrive at the same Snapshot whenever they started.
 package configread
 
 import (
@@ -28,9 +31,17 @@ func Objects() []client.Object {
 
 // Inputs are what Read found.
 type Inputs struct {
-	// Input is config.Build's input: the CRs and Secrets of the namespace
-	// and the legacy configuration, if any. Previous is not set.
+	// Input is config.Build's input: the CRs and Secrets of the namespace,
+	// the legacy configuration, if any, and as Previous the recorded
+	// accepted Snapshot (nil when there is none or it cannot be read).
 	Input config.Input
+	// Accepted is the accepted configuration record; its zero value when
+	// there is none or it cannot be read.
+	Accepted Accepted
+	// AcceptedErr says why the record exists but cannot be read. Every
+	// process then builds without Previous, as at a first start, and the
+	// controller records a new generation over it.
+	AcceptedErr error
 	// ConfigMap is the legacy ConfigMap, nil when it does not exist.
 	ConfigMap *corev1.ConfigMap
 	// LegacyKeyMissing says ConfigMap exists but has no
@@ -40,8 +51,8 @@ type Inputs struct {
 }
 
 // Read lists the configuration in namespace from r: the six CR kinds, the
-// Secrets (BGP passwords) and the legacy ConfigMap legacy (a zero name
-// reads none).
+// Secrets (BGP passwords), the accepted configuration record and the
+// legacy ConfigMap legacy (a zero name reads none).
 func Read(ctx context.Context, r client.Reader, namespace string, legacy types.NamespacedName) (Inputs, error) {
 	var (
 		out   = Inputs{Input: config.Input{Namespace: namespace}}
@@ -68,7 +79,16 @@ func Read(ctx context.Context, r client.Reader, namespace string, legacy types.N
 	}
 	in := &out.Input
 	in.IPAddressPools, in.L2Advertisements, in.BGPAdvertisements = pools.Items, l2.Items, bgp.Items
-	in.BGPPeers, in.BFDProfiles, in.Communities, in.Secrets = peers.Items, bfd.Items, comm.Items, secs.Items
+	in.BGPPeers, in.BFDProfiles, in.Communities = peers.Items, bfd.Items, comm.Items
+	for i := range secs.Items {
+		sec := &secs.Items[i]
+		if sec.Name != AcceptedSecretName {
+			in.Secrets = append(in.Secrets, *sec)
+			continue
+		}
+		out.Accepted, out.AcceptedErr = decodeAccepted(sec)
+		in.Previous = out.Accepted.Snapshot
+	}
 	if legacy.Name == "" {
 		return out, nil
 	}

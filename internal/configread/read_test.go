@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/config"
 	"github.com/ironlb/ironlb/internal/configread"
 	"github.com/ironlb/ironlb/internal/testenv"
 )
@@ -71,5 +72,51 @@ func TestRead(t *testing.T) {
 
 	if got, err = configread.Read(ctx, env.Client, ns, types.NamespacedName{}); err != nil || got.ConfigMap != nil || got.Input.Legacy != nil {
 		t.Errorf("no legacy ConfigMap asked for: %+v, %v", got, err)
+	}
+}
+
+// TestReadAcceptedRecord: the record the controller writes comes back as
+// Input.Previous (and is no password Secret); a record that does not match
+// its digest is refused, and Read builds without Previous.
+func TestReadAcceptedRecord(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx := t.Context()
+	ns := env.NewNamespace(t)
+	res := config.Build(config.Input{Objects: config.Objects{IPAddressPools: []v1beta1.IPAddressPool{{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", CreationTimestamp: metav1.Now()},
+		Spec:       v1beta1.IPAddressPoolSpec{Addresses: []string{"10.81.0.0/30"}},
+	}}}})
+	rec, err := configread.AcceptedRecord(ns, 3, res.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := configread.Read(ctx, env.Client, ns, types.NamespacedName{})
+	if err != nil || got.AcceptedErr != nil {
+		t.Fatal(err, got.AcceptedErr)
+	}
+	if got.Accepted.Generation != 3 || got.Accepted.Digest != res.Snapshot.Digest() || got.Accepted.Secret == nil {
+		t.Errorf("accepted = generation %d digest %s, want 3 and %s", got.Accepted.Generation, got.Accepted.Digest, res.Snapshot.Digest())
+	}
+	if got.Input.Previous == nil || got.Input.Previous.Digest() != res.Snapshot.Digest() {
+		t.Errorf("Previous is not the recorded Snapshot")
+	}
+	if len(got.Input.Secrets) != 0 {
+		t.Errorf("the record is among the Secrets Build sees: %d", len(got.Input.Secrets))
+	}
+
+	// Tampered: another digest in the annotation.
+	rec.Annotations[configread.AnnotationDigest] = "0123456789abcdef"
+	if err := env.Client.Update(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err = configread.Read(ctx, env.Client, ns, types.NamespacedName{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AcceptedErr == nil || got.Input.Previous != nil || got.Accepted.Snapshot != nil || got.Accepted.Generation != 3 || got.Accepted.Secret == nil {
+		t.Errorf("tampered record: err %v, previous %v, accepted %+v", got.AcceptedErr, got.Input.Previous != nil, got.Accepted)
 	}
 }

@@ -2,12 +2,15 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -27,16 +30,24 @@ var configRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name:
 // lacks the configuration key.
 const reasonMissingConfigKey = "MissingConfigKey"
 
+// reasonUnreadableRecord is the Event reason on an accepted configuration
+// record that cannot be read.
+const reasonUnreadableRecord = "UnreadableRecord"
+
 // objectStatuses are the verdicts of one config.Build on the CRs, by kind
 // and name (legacy objects, which have no CR, are not in it).
 type objectStatuses map[config.ObjectKey]config.ObjectStatus
 
 // configSource reads every configuration object from the cache, builds the
-// Snapshot with config.Build (passing the previous one, so an invalid edit
-// keeps the last valid version in use), publishes it, hands its pools to
-// the allocator, and asks the status controllers to write the verdicts.
+// Snapshot with config.Build on the accepted configuration record (so an
+// invalid edit keeps the last valid version in use, in every process
+// alike), publishes it, hands its pools to the allocator, asks the status
+// controllers to write the verdicts, and records the new Snapshot when it
+// differs from the record.
 type configSource struct {
 	reader    client.Reader
+	writer    client.Writer // writes the accepted configuration record
+	metrics   *configread.Metrics
 	namespace string
 	configMap types.NamespacedName
 	book      *addressBook
@@ -47,10 +58,13 @@ type configSource struct {
 	statusQueues map[string]*queueRef
 	primed       <-chan struct{}
 
-	mu sync.Mutex // serializes sync; guards legacyReported
+	mu sync.Mutex // serializes sync; guards legacyReported and unreadableReported
 	// legacyReported is the last problem reported as an Event on the
 	// legacy ConfigMap per converted object, so each is reported once.
 	legacyReported map[config.ObjectKey]string
+	// unreadableReported is the resourceVersion of the unreadable record
+	// last reported.
+	unreadableReported string
 
 	snapshot atomic.Pointer[config.Snapshot]
 	statuses atomic.Pointer[objectStatuses]
@@ -62,8 +76,18 @@ func (s *configSource) Reconcile(ctx context.Context, _ reconcile.Request) (reco
 	if !whenPrimed(ctx, s.primed) {
 		return reconcile.Result{}, nil // stopping
 	}
-	return reconcile.Result{}, unlessStopping(ctx, s.sync(ctx))
+	err := s.sync(ctx)
+	if errors.Is(err, errRecordRaced) {
+		// The cache lags behind the record another write made; the
+		// record's own watch event brings the next sync.
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	return reconcile.Result{}, unlessStopping(ctx, err)
 }
+
+// errRecordRaced says the accepted configuration record changed (or
+// appeared) since the cache read it.
+var errRecordRaced = errors.New("the accepted configuration record changed meanwhile")
 
 // Snapshot returns the configuration in use; nil before the first build.
 func (s *configSource) Snapshot() *config.Snapshot { return s.snapshot.Load() }
@@ -78,7 +102,8 @@ func (s *configSource) status(kind, name string) (config.ObjectStatus, bool) {
 	return st, ok
 }
 
-// sync builds and publishes a Snapshot from the objects in the cache.
+// sync builds and publishes a Snapshot from the objects in the cache, then
+// records it as the accepted configuration.
 func (s *configSource) sync(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,8 +112,10 @@ func (s *configSource) sync(ctx context.Context) error {
 		return err
 	}
 	in, cm := read.Input, read.ConfigMap
-	in.Previous = s.snapshot.Load()
-	res := config.Build(in)
+	if read.AcceptedErr != nil {
+		s.reportUnreadableRecord(read)
+	}
+	res := config.Build(in) // in.Previous is the accepted record
 
 	st := make(objectStatuses, len(res.Statuses))
 	for _, o := range res.Statuses {
@@ -111,7 +138,53 @@ func (s *configSource) sync(ctx context.Context) error {
 	for kind, q := range s.statusQueues {
 		q.add(s.requestsOf(kind)...)
 	}
+	gen, err := s.record(ctx, read.Accepted, res.Snapshot)
+	if err != nil {
+		return err
+	}
+	s.metrics.Observe(gen, res.Snapshot)
 	return nil
+}
+
+// record writes snap as the accepted configuration unless the record
+// already holds it, and returns the record's generation.
+func (s *configSource) record(ctx context.Context, acc configread.Accepted, snap *config.Snapshot) (int64, error) {
+	if acc.Snapshot != nil && acc.Digest == snap.Digest() {
+		return acc.Generation, nil
+	}
+	gen := acc.Generation + 1
+	sec, err := configread.AcceptedRecord(s.namespace, gen, snap)
+	if err != nil {
+		return 0, err
+	}
+	if acc.Secret == nil {
+		err = s.writer.Create(ctx, sec)
+	} else {
+		sec.ResourceVersion = acc.Secret.ResourceVersion
+		err = s.writer.Update(ctx, sec)
+	}
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+		return 0, errRecordRaced
+	case err != nil:
+		return 0, fmt.Errorf("recording the accepted configuration in Secret %s/%s: %w", s.namespace, configread.AcceptedSecretName, err)
+	}
+	s.log.Info("recorded the accepted configuration", "generation", gen, "digest", sec.Annotations[configread.AnnotationDigest])
+	return gen, nil
+}
+
+// reportUnreadableRecord says, once per version of the record, that the
+// accepted configuration record cannot be read: the configuration is built
+// as at a first start, and the record is replaced.
+func (s *configSource) reportUnreadableRecord(read configread.Inputs) {
+	sec := read.Accepted.Secret
+	if sec == nil || s.unreadableReported == sec.ResourceVersion {
+		return
+	}
+	s.unreadableReported = sec.ResourceVersion
+	s.log.Error("the accepted configuration record cannot be read; building without it and replacing it", "error", read.AcceptedErr)
+	s.recorder.Eventf(sec, nil, corev1.EventTypeWarning, reasonUnreadableRecord, actionValidate,
+		"%v; invalid objects cannot fall back to their last valid versions until the controller replaces it", read.AcceptedErr)
 }
 
 // requestsOf lists every CR of a kind known to the last build, as

@@ -6,7 +6,8 @@ package controller
 // namespaceSelectors), Events, and the reviews that guard the metrics
 // endpoint when it is served securely. In the ironlb namespace only: the
 // configuration CRs and their status, Secrets (BGP passwords; creating the
-// speakers' memberlist Secret when missing), the legacy ConfigMap and the
+// speakers' memberlist Secret when missing; creating and updating the
+// accepted configuration record, by name), the legacy ConfigMap and the
 // leader-election Lease. A legacy ConfigMap in another
 // namespace (--config-map) needs a Role there too.
 //
@@ -28,4 +29,5 @@ package controller
 // +kubebuilder:rbac:groups=ironlb.io,namespace=ironlb-system,resources=ipaddresspools/status;l2advertisements/status;bgpadvertisements/status;bgppeers/status;bfdprofiles/status;communities/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets;configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets,verbs=create
+// +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets,resourceNames=ironlb-accepted-config,verbs=update
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ironlb-system,resources=leases,verbs=get;create;update

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/configread"
 	"github.com/ironlb/ironlb/internal/metrics"
 )
 
@@ -79,8 +80,12 @@ func Setup(mgr manager.Manager, opts Options) (*Controller, error) {
 		statusQ[k.kind] = &queueRef{}
 	}
 	c.book = newAddressBook(opts.Namespace, servicesQ, statusQ[config.KindIPAddressPool], m)
+	cfgMetrics, err := configread.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering the configuration metrics: %w", err)
+	}
 	c.source = &configSource{
-		reader: mgr.GetClient(), namespace: opts.Namespace, configMap: cm,
+		reader: mgr.GetClient(), writer: mgr.GetClient(), metrics: cfgMetrics, namespace: opts.Namespace, configMap: cm,
 		book: c.book, recorder: recorder, log: log.With("part", "configuration"),
 		statusQueues: statusQ, primed: c.primed,
 	}

@@ -133,6 +133,11 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	if err := reg.Register(newBGPCollector(s.bgp.metrics)); err != nil {
 		return nil, fmt.Errorf("registering the BGP metrics: %w", err)
 	}
+	cfgMetrics, err := configread.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering the configuration metrics: %w", err)
+	}
+	s.configMetrics = cfgMetrics
 	if err := mgr.AddReadyzCheck("speaker", func(*http.Request) error { return s.Ready() }); err != nil {
 		return nil, fmt.Errorf("adding the readiness check: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/configread"
 	"github.com/ironlb/ironlb/internal/layer2"
 	"github.com/ironlb/ironlb/internal/membership"
 	"github.com/ironlb/ironlb/internal/speaker/decide"
@@ -64,6 +65,10 @@ type Speaker struct {
 	mu sync.Mutex // serializes sync and shutdown; guards the fields below
 	// snapshot is the configuration in use.
 	snapshot *config.Snapshot
+	// recordErr is the last error reading the accepted configuration
+	// record, logged once.
+	recordErr     string
+	configMetrics *configread.Metrics
 	// answering is what this node answered for after the last sync, and
 	// reasons why addresses had no node, for logging changes.
 	answering map[string][]string

@@ -24,12 +24,21 @@ func (s *Speaker) sync(ctx context.Context) error {
 	}
 	if s.configDirty.Swap(false) || s.snapshot == nil {
 		cm, _ := s.opts.configMapName()
-		snap, err := buildConfig(ctx, s.cache, s.opts.Namespace, cm, s.snapshot)
+		built, err := buildConfig(ctx, s.cache, s.opts.Namespace, cm)
 		if err != nil {
 			s.configDirty.Store(true)
 			return err
 		}
-		s.snapshot = snap
+		if built.recordErr != nil && built.recordErr.Error() != s.recordErr {
+			// The controller reports it with an Event and replaces it.
+			s.log.Warn("the accepted configuration record cannot be read; building without it", "error", built.recordErr)
+		}
+		s.recordErr = ""
+		if built.recordErr != nil {
+			s.recordErr = built.recordErr.Error()
+		}
+		s.snapshot = built.snapshot
+		s.configMetrics.Observe(built.generation, built.snapshot)
 	}
 
 	noCopy := client.UnsafeDisableDeepCopy // read-only below

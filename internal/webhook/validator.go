@@ -23,8 +23,9 @@ import (
 // create and update of an object in Namespace it lists the configuration
 // as it is (straight from the API server), replaces or adds the candidate,
 // and runs config.Build exactly as the controller does: first on the
-// configuration without the candidate, whose Snapshot is passed as the
-// previous one (what is in use), then with it. The request is denied when
+// configuration without the candidate, built on the accepted configuration
+// record as every process builds, whose Snapshot (what is in use) is then
+// passed as the previous one to the build with the candidate. The request is denied when
 // the candidate itself gets an error; its warnings (a reference to an
 // object that is excluded) become admission warnings. Problems of other
 // objects never deny the candidate.
@@ -74,7 +75,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	in := read.Input
-	stored := config.Build(in) // what the controller has in use
+	stored := config.Build(in) // what every process has in use (in.Previous is the accepted record)
 	key := config.ObjectKey{Kind: req.Kind.Kind, Name: req.Name}
 	if err := v.addCandidate(&in.Objects, req); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)

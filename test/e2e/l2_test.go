@@ -35,8 +35,10 @@ var (
 // order, on one lab: EXTERNAL-IPs answered over IPv4 and IPv6; ARP and NDP
 // answered by the one node ServiceL2Status names and by nobody for an
 // unallocated address; failover after a crash and after a graceful stop;
-// externalTrafficPolicy Local following the endpoint; and a pool in a
-// subnet node1 lacks never announced from node1. Each subtest removes its
+// externalTrafficPolicy Local following the endpoint; a pool in a subnet
+// node1 lacks never announced from node1; and a speaker and the controller
+// restarted during an invalid pool edit building the same configuration as
+// before, from the accepted record. Each subtest removes its
 // Services; the pools and the namespace go at the end.
 func TestLayer2(t *testing.T) {
 	requireLab(t)
@@ -60,6 +62,7 @@ func TestLayer2(t *testing.T) {
 	t.Run("graceful stop of the announcer's speaker hands over", l.testGracefulHandover)
 	t.Run("externalTrafficPolicy Local follows the endpoint", l.testLocalPolicy)
 	t.Run("pool in a subnet node1 lacks is never announced from node1", l.testSubnetAware)
+	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
 
 // testIPv4: a single-stack LoadBalancer Service gets an EXTERNAL-IP from

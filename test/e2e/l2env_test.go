@@ -515,34 +515,68 @@ func (l *l2Env) settled() error {
 
 // speakerMembers reads ironlb_speaker_members from a node's speaker.
 func speakerMembers(ctx context.Context, node string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	ns := e2e.prefix + node
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return lab.DialIn(ctx, ns, speakerMetrics)
-		},
-		DisableKeepAlives: true,
-	}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+speakerMetrics+"/metrics", nil)
+	text, err := scrapeMetrics(ctx, e2e.prefix+node, speakerMetrics)
 	if err != nil {
 		return 0, err
+	}
+	v, ok := metricValue(text, "ironlb_speaker_members")
+	if !ok {
+		return 0, errors.New("no ironlb_speaker_members in its metrics")
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return int(f), err
+}
+
+// scrapeMetrics GETs http://addr/metrics from inside the network namespace
+// ns ("" for the test's own) and returns the text.
+func scrapeMetrics(ctx context.Context, ns, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	tr := &http.Transport{DisableKeepAlives: true}
+	if ns != "" {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return lab.DialIn(ctx, ns, addr)
+		}
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return "", err
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "ironlb_speaker_members "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(f), err
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s/metrics: %s", addr, resp.Status)
+	}
+	return string(b), nil
+}
+
+// metricValue returns the value of the unlabelled sample name.
+func metricValue(text, name string) (string, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strings.TrimSpace(v), true
 		}
 	}
-	return 0, errors.New("no ironlb_speaker_members in its metrics")
+	return "", false
+}
+
+// metricLabel returns the value of label on the first sample of name.
+func metricLabel(text, name, label string) (string, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+"{"); ok {
+			_, after, found := strings.Cut(rest, label+`="`)
+			if v, _, closed := strings.Cut(after, `"`); found && closed {
+				return v, true
+			}
+		}
+	}
+	return "", false
 }
