@@ -35,10 +35,13 @@ const invalidIPv6Range = "fd00:200::2ff-fd00:200::2f0"
 // another address, and the controller and every speaker report the
 // record's generation and digest.
 //
-// Seen failing with the record switched off (configread.Read leaving
-// Input.Previous nil, so each process built on nothing): the restarted
-// speaker dropped the pool and its addresses went unanswered, and the
-// restarted controller took the Services' addresses away.
+// Seen failing with the design it replaces (each process keeping its own
+// Previous in memory, configread.Read not setting it): the restarted
+// speaker built without the pool, and the address it had announced went
+// unanswered ("10.200.0.200 answered by 0 MACs"); with the metric check
+// first, the restarted speaker reported another digest than the record.
+// With no Previous anywhere the pool was out of use at once, before any
+// restart ("not in use" on its condition).
 func (l *l2Env) testRestartDuringInvalidEdit(t *testing.T) {
 	ctx := context.Background()
 	svc := l.createLB(t, "truth", "web", "lan", corev1.IPFamilyPolicyRequireDualStack,
@@ -79,13 +82,13 @@ func (l *l2Env) testRestartDuringInvalidEdit(t *testing.T) {
 	ironlb(t, "restart", "speaker", victim)
 	ironlb(t, "restart", "controller")
 
+	l.waitAnnounced(t, svc, ips, nil)
+	l.waitAnswers(t, svc, ips, "web", "")
 	// The restarted processes build on the record: nobody writes a new
 	// generation, and all report the one that was there.
 	if after, digest := l.sameConfigEverywhere(t); after != gen {
 		t.Errorf("the restarts moved the accepted configuration from generation %d to %d (digest %s): a restarted process built another configuration", gen, after, digest)
 	}
-	l.waitAnnounced(t, svc, ips, nil)
-	l.waitAnswers(t, svc, ips, "web", "")
 	// Nothing re-allocated: the controller has built its configuration
 	// (it reports the record) and reconciled every Service at start;
 	// watch the addresses for a few more seconds.
