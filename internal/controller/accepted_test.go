@@ -24,7 +24,8 @@ import (
 //
 // Seen failing with the record ignored (configread.Read leaving
 // Input.Previous nil): the second controller excluded the pool, so the new
-// Service got no address and the record moved to another generation.
+// Service got no address ("timed out waiting for Service after to get an
+// address").
 func TestRestartDuringInvalidEditBuildsOnTheRecord(t *testing.T) {
 	h := newHarness(t)
 	h.pool("p", "10.41.0.0/29")
