@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	ironlbv1beta1 "github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 // docsFile is the user reference whose examples must stay valid.
@@ -28,7 +29,7 @@ func TestDocsExamplesAreValid(t *testing.T) {
 	}
 	crds := loadCRDs(t)
 	seen := map[string]bool{}
-	for i, block := range yamlBlocks(string(data)) {
+	for i, block := range testkit.YAMLBlocks(string(data)) {
 		for _, doc := range strings.Split(block, "\n---\n") {
 			obj := decode(t, doc)
 			if obj["apiVersion"] != ironlbv1beta1.GroupVersion.String() {
@@ -51,24 +52,4 @@ func TestDocsExamplesAreValid(t *testing.T) {
 			t.Errorf("%s has no example of kind %s", docsFile, kind)
 		}
 	}
-}
-
-// yamlBlocks returns the contents of the ```yaml fenced blocks of a Markdown
-// text.
-func yamlBlocks(md string) []string {
-	var blocks []string
-	var cur []string
-	in := false
-	for _, line := range strings.Split(md, "\n") {
-		switch {
-		case !in && strings.TrimSpace(line) == "```yaml":
-			in, cur = true, nil
-		case in && strings.TrimSpace(line) == "```":
-			in = false
-			blocks = append(blocks, strings.Join(cur, "\n"))
-		case in:
-			cur = append(cur, line)
-		}
-	}
-	return blocks
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/config"
 	"github.com/ironlb/ironlb/internal/testenv"
+	"github.com/ironlb/ironlb/internal/testkit"
 	"github.com/ironlb/ironlb/internal/webhook"
 )
 
@@ -258,7 +259,7 @@ func gatherCandidates(t *testing.T) ([]crCandidate, []legacyCandidate) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, block := range yamlBlocks(string(data)) {
+		for i, block := range testkit.YAMLBlocks(string(data)) {
 			addFile(fmt.Sprintf("%s block %d", strings.TrimPrefix(f, "../../"), i+1), []byte(block))
 		}
 	}
@@ -698,25 +699,6 @@ func legacyVariants() []legacyCandidate {
 	add("fuzz seed 2", "bgp-communities: {a: '1:2'}\nbfd-profiles: [{name: x, echo-mode: true}]\n")
 	slices.SortFunc(out, func(a, b legacyCandidate) int { return strings.Compare(a.name, b.name) })
 	return out
-}
-
-// yamlBlocks returns the contents of the ```yaml fenced blocks of a
-// Markdown text.
-func yamlBlocks(md string) []string {
-	var blocks, cur []string
-	in := false
-	for _, line := range strings.Split(md, "\n") {
-		switch {
-		case !in && strings.TrimSpace(line) == "```yaml":
-			in, cur = true, nil
-		case in && strings.TrimSpace(line) == "```":
-			in = false
-			blocks = append(blocks, strings.Join(cur, "\n"))
-		case in:
-			cur = append(cur, line)
-		}
-	}
-	return blocks
 }
 
 // readCorpusEntry reads a `go test fuzz v1` file: one Go literal per line,

@@ -94,3 +94,11 @@ func TestToolPath(t *testing.T) {
 		t.Fatalf("ToolPath = %q, %v", got, err)
 	}
 }
+
+func TestYAMLBlocks(t *testing.T) {
+	md := "text\n```yaml\na: 1\nb: 2\n```\n```sh\nls\n```\n  ```yaml\nc: 3\n  ```\n```yaml\nunclosed: 1\n"
+	got := YAMLBlocks(md)
+	if len(got) != 2 || got[0] != "a: 1\nb: 2" || got[1] != "c: 3" {
+		t.Errorf("YAMLBlocks = %q", got)
+	}
+}
