@@ -85,6 +85,15 @@ type BGPAdvertisementSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
 
+	// serviceSelectors limits the Services whose addresses this
+	// advertisement announces: a Service is announced if any selector
+	// selects its labels. When empty, every Service with an address of a
+	// selected pool is announced. Relabelling a Service takes effect at
+	// once.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	ServiceSelectors []metav1.LabelSelector `json:"serviceSelectors,omitempty"`
+
 	// peers names the BGPPeers (in the advertisement's namespace) the routes
 	// are announced to. When empty, they are announced to every peer.
 	// +optional

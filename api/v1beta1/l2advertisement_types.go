@@ -39,6 +39,16 @@ type L2AdvertisementSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
 
+	// serviceSelectors limits the Services whose addresses this
+	// advertisement announces: a Service is announced if any selector
+	// selects its labels. When empty, every Service with an address of a
+	// selected pool is announced. An address several Services share is
+	// announced if the advertisement selects any of them. Relabelling a
+	// Service takes effect at once.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	ServiceSelectors []metav1.LabelSelector `json:"serviceSelectors,omitempty"`
+
 	// interfaces limits the network interfaces (by name, such as eth0 or
 	// bond0.100) on which the chosen node answers ARP and NDP requests for
 	// the addresses. When empty, the node answers on all its interfaces

@@ -325,6 +325,33 @@ func TestCrossObjectRules(t *testing.T) {
 			}}}}},
 			want: []string{`L2Advertisement "l2" (CR): spec.nodeSelectors[0]: not a valid label selector`},
 		},
+		{
+			name: "invalid service selectors on both advertisement kinds",
+			in: Input{Objects: Objects{
+				L2Advertisements: []v1beta1.L2Advertisement{{ObjectMeta: meta("l2", 0), Spec: v1beta1.L2AdvertisementSpec{
+					ServiceSelectors: []metav1.LabelSelector{{}, {MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "Near"}}}},
+				}}},
+				BGPAdvertisements: []v1beta1.BGPAdvertisement{bgpAd("bgp", 0, v1beta1.BGPAdvertisementSpec{
+					ServiceSelectors: []metav1.LabelSelector{{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "In"}}}},
+				})},
+			}},
+			want: []string{
+				`L2Advertisement "l2" (CR): spec.serviceSelectors[1]: not a valid label selector`,
+				`BGPAdvertisement "bgp" (CR): spec.serviceSelectors[0]: not a valid label selector`,
+			},
+		},
+		{
+			name: "localPref clash only when the service selectors may select one Service",
+			in: Input{Objects: Objects{
+				IPAddressPools: []v1beta1.IPAddressPool{pool("a", 0, "10.0.0.0/24")},
+				BGPAdvertisements: []v1beta1.BGPAdvertisement{
+					bgpAd("web", 0, v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"a"}, LocalPref: 100,
+						ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "web"}}}}),
+					bgpAd("db", 1, v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"a"}, LocalPref: 200,
+						ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "db"}}}}),
+				},
+			}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

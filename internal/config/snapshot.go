@@ -119,6 +119,8 @@ type L2Advertisement struct {
 	PoolSelection PoolSelection
 	// NodeSelectors limits the nodes that may answer; empty means all.
 	NodeSelectors []metav1.LabelSelector
+	// ServiceSelectors limits the Services announced; empty means all.
+	ServiceSelectors []metav1.LabelSelector
 	// Interfaces limits the interfaces answered on; empty means all.
 	Interfaces []string
 	Origin     Origin
@@ -149,7 +151,9 @@ type BGPAdvertisement struct {
 	Peers     []string
 	// NodeSelectors limits the nodes that announce; empty means all.
 	NodeSelectors []metav1.LabelSelector
-	Origin        Origin
+	// ServiceSelectors limits the Services announced; empty means all.
+	ServiceSelectors []metav1.LabelSelector
+	Origin           Origin
 }
 
 // AllPeers reports whether the advertisement goes to every peer.

@@ -53,16 +53,18 @@ func (b *builder) buildL2Advertisements(cands []candidate[v1beta1.L2Advertisemen
 	r.validate(func(c *candidate[v1beta1.L2Advertisement], p *problems) L2Advertisement {
 		s := &c.obj.Spec
 		ad := L2Advertisement{
-			Name:          c.name,
-			PoolSelection: PoolSelection{Names: slices.Clone(s.IPAddressPools), Selectors: cloneSelectors(s.IPAddressPoolSelectors)},
-			NodeSelectors: cloneSelectors(s.NodeSelectors),
-			Interfaces:    slices.Clone(s.Interfaces),
+			Name:             c.name,
+			PoolSelection:    PoolSelection{Names: slices.Clone(s.IPAddressPools), Selectors: cloneSelectors(s.IPAddressPoolSelectors)},
+			NodeSelectors:    cloneSelectors(s.NodeSelectors),
+			ServiceSelectors: cloneSelectors(s.ServiceSelectors),
+			Interfaces:       slices.Clone(s.Interfaces),
 		}
 		if c.name == "" {
 			p.add(v1beta1.ReasonInvalidSpec, "metadata.name", "", "missing; every advertisement needs a name")
 		}
 		checkSelectors(p, "spec.ipAddressPoolSelectors", s.IPAddressPoolSelectors)
 		checkSelectors(p, "spec.nodeSelectors", s.NodeSelectors)
+		checkSelectors(p, "spec.serviceSelectors", s.ServiceSelectors)
 		for i, n := range s.Interfaces {
 			if n == "" {
 				p.add(v1beta1.ReasonInvalidSpec, fmt.Sprintf("spec.interfaces[%d]", i), "", "empty interface name")
@@ -94,7 +96,7 @@ func (b *builder) buildBGPAdvertisements(cands []candidate[v1beta1.BGPAdvertisem
 	r.resolveConflicts(func(a, b *BGPAdvertisement) bool {
 		return a.LocalPref == b.LocalPref && slices.Equal(a.Pools, b.Pools) && slices.Equal(a.Peers, b.Peers) &&
 			a.AggregationLength == b.AggregationLength && a.AggregationLengthV6 == b.AggregationLengthV6 &&
-			reflect.DeepEqual(a.NodeSelectors, b.NodeSelectors)
+			reflect.DeepEqual(a.NodeSelectors, b.NodeSelectors) && reflect.DeepEqual(a.ServiceSelectors, b.ServiceSelectors)
 	}, refs.localPrefClash)
 	return r
 }
@@ -109,6 +111,7 @@ func (a *adRefs) validateBGPAdvertisement(c *candidate[v1beta1.BGPAdvertisement]
 		LocalPref:           s.LocalPref,
 		PeerNames:           slices.Clone(s.Peers),
 		NodeSelectors:       cloneSelectors(s.NodeSelectors),
+		ServiceSelectors:    cloneSelectors(s.ServiceSelectors),
 	}
 	if c.name == "" {
 		p.add(v1beta1.ReasonInvalidSpec, "metadata.name", "", "missing; every advertisement needs a name")
@@ -127,6 +130,7 @@ func (a *adRefs) validateBGPAdvertisement(c *candidate[v1beta1.BGPAdvertisement]
 	}
 	checkSelectors(p, "spec.ipAddressPoolSelectors", s.IPAddressPoolSelectors)
 	checkSelectors(p, "spec.nodeSelectors", s.NodeSelectors)
+	checkSelectors(p, "spec.serviceSelectors", s.ServiceSelectors)
 	ad.Communities = a.resolveCommunities(s.Communities, p)
 	ad.Peers = a.resolvePeers(s.Peers, p)
 	ad.Pools = a.fitPools(&ad, p)
@@ -252,7 +256,7 @@ func (a *adRefs) localPrefClash(v, other *BGPAdvertisement, otherName string, p 
 	if !v.AllPeers() && !other.AllPeers() && !slices.ContainsFunc(v.Peers, func(n string) bool { return slices.Contains(other.Peers, n) }) {
 		return false
 	}
-	if !selectorsMayOverlap(v.NodeSelectors, other.NodeSelectors) {
+	if !selectorsMayOverlap(v.NodeSelectors, other.NodeSelectors) || !selectorsMayOverlap(v.ServiceSelectors, other.ServiceSelectors) {
 		return false
 	}
 	for _, n := range v.Pools {

@@ -58,7 +58,7 @@ func toServices(svcs []corev1.Service, class string, endpoints map[string][]stri
 			continue
 		}
 		key := serviceKey(s.Namespace, s.Name)
-		d := decide.Service{Key: key, IPs: ips}
+		d := decide.Service{Key: key, Labels: s.Labels, IPs: ips}
 		if s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
 			d.Local = true
 			d.EndpointNodes = endpoints[key]

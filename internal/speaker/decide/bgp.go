@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/ironlb/ironlb/internal/config"
 )
 
@@ -114,6 +116,8 @@ func DecideBGP(in *BGPInput) BGPResult {
 	type advPeers struct {
 		adv   *config.BGPAdvertisement
 		peers []*config.Peer
+		// services are the compiled serviceSelectors (nil: every Service).
+		services []labels.Selector
 	}
 	byPool := map[string][]advPeers{}
 	for i := range cfg.BGPAdvertisements {
@@ -121,7 +125,7 @@ func DecideBGP(in *BGPInput) BGPResult {
 		if !matchesAny(compile(a.NodeSelectors), self.Labels) {
 			continue
 		}
-		ap := advPeers{adv: a}
+		ap := advPeers{adv: a, services: compile(a.ServiceSelectors)}
 		if a.AllPeers() {
 			ap.peers = res.Peers
 		} else {
@@ -157,6 +161,9 @@ func DecideBGP(in *BGPInput) BGPResult {
 				continue
 			}
 			for _, ap := range byPool[pool.Name] {
+				if !matchesAny(ap.services, s.Labels) {
+					continue
+				}
 				bits := ap.adv.AggregationLength
 				if ip.Is6() {
 					bits = ap.adv.AggregationLengthV6

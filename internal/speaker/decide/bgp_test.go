@@ -126,6 +126,20 @@ func TestDecideBGP(t *testing.T) {
 		},
 		svcPeers: map[string][]string{"ns/a": {"router", "rr"}},
 	}, {
+		name: "service selectors: only the matching Service's routes, with that advertisement's communities",
+		advs: []v1beta1.BGPAdvertisement{
+			bgpAdv("web", v1beta1.BGPAdvertisementSpec{
+				ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "web"}}},
+				Communities:      []string{"64513:80"},
+			}),
+		},
+		self: "node1",
+		services: []BGPService{bsvc("ns/web", "", labelled(svc("", ipMain), "app", "web")),
+			bsvc("ns/db", "", labelled(svc("", ipMain6), "app", "db"))},
+		peers:    []string{"router"},
+		routes:   []BGPRoute{{Prefix: p32, Peers: []string{"router"}, Communities: comms("64513:80"), Services: []string{"ns/web"}}},
+		svcPeers: map[string][]string{"ns/web": {"router"}},
+	}, {
 		name: "aggregation lengths mask the prefix; two addresses in one aggregate give one route",
 		advs: []v1beta1.BGPAdvertisement{bgpAdv("agg", v1beta1.BGPAdvertisementSpec{
 			IPAddressPools: []string{"main"}, AggregationLength: ptr.To[int32](26), AggregationLengthV6: ptr.To[int32](120)})},

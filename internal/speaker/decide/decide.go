@@ -42,6 +42,9 @@ type prepared struct {
 	selects [][]bool
 	// advsByPool lists the indexes into advs of each pool's advertisements.
 	advsByPool map[string][]int
+	// svcSels are the compiled serviceSelectors of advs (nil: every
+	// Service).
+	svcSels [][]labels.Selector
 	// members is Input.Members as a set.
 	members map[string]bool
 }
@@ -50,6 +53,8 @@ type prepared struct {
 type addrInfo struct {
 	addr     netip.Addr
 	services []string
+	// labels are the labels of the Services holding the address.
+	labels []map[string]string
 	// anyCluster is true when some Service holding the address has the
 	// Cluster policy: every node may announce it.
 	anyCluster bool
@@ -86,6 +91,7 @@ func prepare(in *Input) *prepared {
 		idx := len(p.advs)
 		p.advs = append(p.advs, a)
 		p.selects = append(p.selects, row)
+		p.svcSels = append(p.svcSels, compile(a.ServiceSelectors))
 		for _, pool := range a.Pools {
 			p.advsByPool[pool] = append(p.advsByPool[pool], idx)
 		}
@@ -147,6 +153,7 @@ func (p *prepared) addresses() []*addrInfo {
 			}
 			if !slices.Contains(ai.services, s.Key) {
 				ai.services = append(ai.services, s.Key)
+				ai.labels = append(ai.labels, s.Labels)
 			}
 			if !s.Local {
 				ai.anyCluster = true
@@ -187,6 +194,11 @@ func (p *prepared) decide(ai *addrInfo) IP {
 		res.Reason = "no L2Advertisement selects IPAddressPool " + quote(pool.Name)
 		return res
 	}
+	advs = p.forServices(advs, ai)
+	if len(advs) == 0 {
+		res.Reason = "no L2Advertisement of IPAddressPool " + quote(pool.Name) + " selects the Service by its labels (spec.serviceSelectors)"
+		return res
+	}
 	var e election
 	for j, n := range p.usable {
 		if !ai.anyCluster && !ai.endpoints[n.Name] {
@@ -204,6 +216,18 @@ func (p *prepared) decide(ai *addrInfo) IP {
 		res.Interfaces = p.interfaces(ai.addr, advs, p.self)
 	}
 	return res
+}
+
+// forServices keeps the advertisements whose serviceSelectors select some
+// Service holding the address.
+func (p *prepared) forServices(advs []int, ai *addrInfo) []int {
+	var out []int
+	for _, i := range advs {
+		if slices.ContainsFunc(ai.labels, func(l map[string]string) bool { return matchesAny(p.svcSels[i], l) }) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // answersOn reports whether usable node j has an interface to answer for a

@@ -89,6 +89,41 @@ func TestDecideRules(t *testing.T) {
 			ipNoPool: {reason: "in no IPAddressPool"},
 		},
 	}, {
+		name: "service selectors: only Services whose labels match are announced",
+		advs: []v1beta1.L2Advertisement{adv("web", v1beta1.L2AdvertisementSpec{
+			ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "web"}}},
+		})},
+		services: []Service{labelled(svc("ns/web", ipMain), "app", "web"), labelled(svc("ns/db", ipOther), "app", "db"), svc("ns/bare", ipSide)},
+		want: map[netip.Addr]want{
+			ipMain:  {cands: allNodes, ifaces: eth0, pool: "main"},
+			ipOther: {pool: "other", reason: `no L2Advertisement of IPAddressPool "other" selects the Service by its labels`},
+			ipSide:  {pool: "side", reason: "selects the Service by its labels"},
+		},
+	}, {
+		name: "service selectors: an address two Services share is announced when one of them matches; selectors OR",
+		advs: []v1beta1.L2Advertisement{adv("web-or-api", v1beta1.L2AdvertisementSpec{
+			ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "web"}}, {MatchLabels: map[string]string{"app": "api"}}},
+		})},
+		services: []Service{labelled(svc("ns/dns-udp", ipMain), "app", "db"), labelled(svc("ns/dns-tcp", ipMain), "app", "api")},
+		want:     map[netip.Addr]want{ipMain: {cands: allNodes, ifaces: eth0, pool: "main"}},
+	}, {
+		name: "service selectors AND node selectors of one advertisement; another advertisement of the pool adds its own nodes",
+		advs: []v1beta1.L2Advertisement{
+			adv("web-on-edge", v1beta1.L2AdvertisementSpec{
+				NodeSelectors:    edge,
+				ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "web"}}},
+			}),
+			adv("db-in-b", v1beta1.L2AdvertisementSpec{
+				NodeSelectors:    zoneB,
+				ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"app": "db"}}},
+			}),
+		},
+		services: []Service{labelled(svc("ns/web", ipMain), "app", "web"), labelled(svc("ns/db", ipOther), "app", "db")},
+		want: map[netip.Addr]want{
+			ipMain:  {cands: []string{"node2"}, ifaces: eth0, pool: "main"},
+			ipOther: {cands: []string{"node2", "node3"}, ifaces: eth0, pool: "other"},
+		},
+	}, {
 		name:     "node selectors limit the candidates",
 		advs:     []v1beta1.L2Advertisement{adv("edge", v1beta1.L2AdvertisementSpec{NodeSelectors: edge})},
 		services: []Service{svc("ns/a", ipMain)},

@@ -11,7 +11,9 @@
 // An address is announced only if it lies in an IPAddressPool of the
 // configuration and at least one L2Advertisement selects that pool
 // (config.L2Advertisement.Pools, resolved from ipAddressPools and
-// ipAddressPoolSelectors; both empty select every pool). A node is a
+// ipAddressPoolSelectors; both empty select every pool) and, by its
+// serviceSelectors, one of the Services holding the address (empty selects
+// every Service). Only those advertisements count below. A node is a
 // candidate for the address when all of these hold:
 //
 //   - it is a live member (Input.Members);
@@ -52,8 +54,8 @@
 //     A node whose NetworkUnavailable condition is True keeps its sessions
 //     but announces nothing.
 //   - Routes: for each Service address in an IPAddressPool, each
-//     BGPAdvertisement of that pool whose nodeSelectors select the node
-//     gives a route to its peers (spec.peers, or every peer of the node):
+//     BGPAdvertisement of that pool whose nodeSelectors select the node and
+//     whose serviceSelectors select the Service gives a route to its peers (spec.peers, or every peer of the node):
 //     the address masked to aggregationLength (IPv4) or aggregationLengthV6,
 //     with the advertisement's communities and, towards iBGP peers only, its
 //     localPref. A Service with externalTrafficPolicy Local is announced only

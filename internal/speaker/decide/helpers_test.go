@@ -89,6 +89,16 @@ var allNodes = []string{"node1", "node2", "node3"}
 
 func svc(key string, ips ...netip.Addr) Service { return Service{Key: key, IPs: ips} }
 
+// labelled returns s with one more label.
+func labelled(s Service, key, value string) Service {
+	l := map[string]string{key: value}
+	for k, v := range s.Labels {
+		l[k] = v
+	}
+	s.Labels = l
+	return s
+}
+
 func local(key string, endpoints []string, ips ...netip.Addr) Service {
 	return Service{Key: key, IPs: ips, Local: true, EndpointNodes: endpoints}
 }

@@ -51,6 +51,9 @@ type Service struct {
 	// Key names the Service, conventionally "namespace/name"; it is only
 	// copied to the Result.
 	Key string
+	// Labels are the Service's labels, for advertisements'
+	// serviceSelectors.
+	Labels map[string]string
 	// IPs are the Service's load-balancer addresses (valid, unmapped).
 	IPs []netip.Addr
 	// Local is true for externalTrafficPolicy: Local.
