@@ -51,8 +51,10 @@ type BFDProfileSpec struct {
 	EchoInterval *uint32 `json:"echoInterval,omitempty"`
 
 	// echoMode turns on the BFD echo function: the peer loops echo packets
-	// back, testing the forwarding path itself. Not supported on multi-hop
-	// sessions. Defaults to false.
+	// back, testing the forwarding path itself. Not supported yet: a profile
+	// with echoMode true is not used (reason NotSupported on its Valid
+	// condition) and the BGPPeers naming it run without BFD. Defaults to
+	// false.
 	// +optional
 	// +kubebuilder:default=false
 	EchoMode *bool `json:"echoMode,omitempty"`

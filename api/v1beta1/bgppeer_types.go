@@ -71,6 +71,8 @@ type BGPPeerSpec struct {
 	// dynamicASN accepts whatever AS number the peer announces, within a
 	// kind: internal (must equal myASN, iBGP) or external (must differ from
 	// myASN, eBGP). Exactly one of peerASN and dynamicASN must be set.
+	// external is not supported yet: such a peer is not used (reason
+	// NotSupported on its Valid condition).
 	// +optional
 	DynamicASN DynamicASNMode `json:"dynamicASN,omitempty"`
 
@@ -83,9 +85,9 @@ type BGPPeerSpec struct {
 
 	// interface is the name of a node interface over which to peer with BGP
 	// unnumbered: the peer is found by IPv6 link-local discovery on that
-	// interface, so no peer address is configured. The name is not checked
-	// against the nodes; a wrong name only keeps the session down. Exactly
-	// one of peerAddress and interface must be set.
+	// interface, so no peer address is configured. Exactly one of
+	// peerAddress and interface must be set. Not supported yet: such a peer
+	// is not used (reason NotSupported on its Valid condition).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15

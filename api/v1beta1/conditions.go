@@ -47,6 +47,12 @@ const (
 	// nodes, or two Community aliases with the same name.
 	ReasonDuplicate = "Duplicate"
 
+	// ReasonNotSupported: the object asks for something this version of
+	// ironlb does not run — BGP unnumbered (BGPPeer spec.interface),
+	// spec.dynamicASN external, the BFD echo function — so it is not used
+	// rather than accepted and silently ignored.
+	ReasonNotSupported = "NotSupported"
+
 	// ReasonMissingReference: the object names something that does not
 	// exist: an IPAddressPool, BGPPeer, BFDProfile, Community alias or
 	// Secret.

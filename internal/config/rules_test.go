@@ -284,8 +284,23 @@ func TestCrossObjectRules(t *testing.T) {
 			want: []string{`BGPPeer "r1" (CR): spec.myASN: missing`, `spec.peerASN: missing; set the peer's AS number`},
 		},
 		{
-			name: "dynamic ASN instead of peerASN",
-			in:   Input{Objects: Objects{BGPPeers: []v1beta1.BGPPeer{peer("r1", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.1", DynamicASN: v1beta1.DynamicASNExternal})}}},
+			name: "dynamic ASN internal instead of peerASN",
+			in:   Input{Objects: Objects{BGPPeers: []v1beta1.BGPPeer{peer("r1", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.1", DynamicASN: v1beta1.DynamicASNInternal})}}},
+		},
+		{
+			name: "what the speaker cannot run is refused with NotSupported: dynamicASN external, unnumbered, BFD echo",
+			in: Input{Objects: Objects{
+				BGPPeers: []v1beta1.BGPPeer{
+					peer("ext", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.1", DynamicASN: v1beta1.DynamicASNExternal}),
+					peer("unnumbered", 0, v1beta1.BGPPeerSpec{PeerASN: 64501, Interface: "eth1"}),
+				},
+				BFDProfiles: []v1beta1.BFDProfile{bfdProfile("echo", v1beta1.BFDProfileSpec{EchoMode: ptr(true)})},
+			}},
+			want: []string{
+				`BGPPeer "ext" (CR): spec.dynamicASN "external": this version of ironlb does not run sessions with dynamicASN external`,
+				`BGPPeer "unnumbered" (CR): spec.interface "eth1": this version of ironlb does not run BGP unnumbered sessions`,
+				`BFDProfile "echo" (CR): spec.echoMode "true": this version of ironlb does not run the BFD echo function`,
+			},
 		},
 		{
 			name: "eBGP multi-hop on an iBGP session",

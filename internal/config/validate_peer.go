@@ -46,6 +46,9 @@ func (b *builder) validatePeer(c *candidate[v1beta1.BGPPeer], p *problems, bfd *
 		p.add(v1beta1.ReasonInvalidSpec, "spec.peerAddress", "", "missing; set the router's address (such as 192.168.1.1), or spec.interface for BGP unnumbered")
 	case s.PeerAddress != "" && s.Interface != "":
 		p.add(v1beta1.ReasonInvalidSpec, "spec.interface", s.Interface, "set only one of spec.peerAddress and spec.interface")
+	case s.Interface != "":
+		p.add(v1beta1.ReasonNotSupported, "spec.interface", s.Interface,
+			"this version of ironlb does not run BGP unnumbered sessions; set spec.peerAddress to the router's address instead")
 	}
 	peer.SourceAddress = peerAddr(p, "spec.sourceAddress", s.SourceAddress)
 	if peer.SourceAddress.IsValid() && peer.Address.IsValid() && peer.SourceAddress.Is4() != peer.Address.Is4() {
@@ -84,6 +87,9 @@ func (b *builder) checkASNs(s *v1beta1.BGPPeerSpec, p *problems) {
 		p.add(v1beta1.ReasonInvalidSpec, "spec.dynamicASN", string(s.DynamicASN), "set only one of spec.peerASN and spec.dynamicASN")
 	case s.DynamicASN != "" && s.DynamicASN != v1beta1.DynamicASNInternal && s.DynamicASN != v1beta1.DynamicASNExternal:
 		p.add(v1beta1.ReasonInvalidSpec, "spec.dynamicASN", string(s.DynamicASN), "must be internal or external")
+	case s.DynamicASN == v1beta1.DynamicASNExternal:
+		p.add(v1beta1.ReasonNotSupported, "spec.dynamicASN", string(s.DynamicASN),
+			"this version of ironlb does not run sessions with dynamicASN external; set spec.peerASN to the router's AS number (or dynamicASN internal for iBGP)")
 	}
 	ibgp := (s.PeerASN != 0 && s.PeerASN == s.MyASN) || s.DynamicASN == v1beta1.DynamicASNInternal
 	if s.EBGPMultiHop && ibgp {

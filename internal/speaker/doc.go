@@ -28,8 +28,9 @@
 //     InvalidBGPCommunities on a Service whose ironlb.io/bgp-communities
 //     annotation has entries that were skipped (once per value); and the
 //     ironlb_bgp_* and ironlb_bfd_* metrics. BGPPeers with spec.interface
-//     (unnumbered) or dynamicASN external are not run (a warning is
-//     logged). Routes of the family other than a session's go to it only
+//     (unnumbered) or dynamicASN external never reach it (config.Build
+//     reports them NotSupported); its own check of them stays as a guard.
+//     Routes of the family other than a session's go to it only
 //     with dualStackAddressFamily, with the Node's InternalIP of that
 //     family as next hop.
 //
