@@ -39,6 +39,18 @@ type L2AdvertisementSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
 
+	// preferredNodeSelectors orders the eligible nodes: for each address,
+	// among the nodes that may answer, those with the highest sum of the
+	// weights of the preferences that select them win the election (the
+	// weights of every L2Advertisement of the address's pool that selects
+	// the node add up); equal sums fall back to the usual per-address hash.
+	// A preference never makes a node eligible: nodeSelectors stay a hard
+	// filter. When no eligible node matches any preference the election is
+	// the plain hash one.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	PreferredNodeSelectors []PreferredNodeSelector `json:"preferredNodeSelectors,omitempty"`
+
 	// serviceSelectors limits the Services whose addresses this
 	// advertisement announces: a Service is announced if any selector
 	// selects its labels. When empty, every Service with an address of a
@@ -60,6 +72,22 @@ type L2AdvertisementSpec struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=15
 	Interfaces []string `json:"interfaces,omitempty"`
+}
+
+// PreferredNodeSelector is a weighted preference for the nodes a label
+// selector selects, in the manner of a Pod's preferred node affinity.
+type PreferredNodeSelector struct {
+	// weight is added to the score of every node preference selects
+	// (1-100).
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Weight int32 `json:"weight"`
+
+	// preference selects the nodes that get weight; an empty selector
+	// selects every node.
+	// +required
+	Preference metav1.LabelSelector `json:"preference"`
 }
 
 // L2AdvertisementStatus is the observed state of an L2Advertisement.

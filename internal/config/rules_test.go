@@ -356,6 +356,20 @@ func TestCrossObjectRules(t *testing.T) {
 			},
 		},
 		{
+			name: "preferredNodeSelectors: weight and selector checked",
+			in: Input{Objects: Objects{L2Advertisements: []v1beta1.L2Advertisement{{ObjectMeta: meta("l2", 0), Spec: v1beta1.L2AdvertisementSpec{
+				PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{
+					{Weight: 50},
+					{Weight: 0},
+					{Weight: 10, Preference: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "Near"}}}},
+				},
+			}}}}},
+			want: []string{
+				`L2Advertisement "l2" (CR): spec.preferredNodeSelectors[1].weight "0": must be 1 to 100`,
+				`L2Advertisement "l2" (CR): spec.preferredNodeSelectors[2].preference: not a valid label selector`,
+			},
+		},
+		{
 			name: "localPref clash only when the service selectors may select one Service",
 			in: Input{Objects: Objects{
 				IPAddressPools: []v1beta1.IPAddressPool{pool("a", 0, "10.0.0.0/24")},

@@ -121,9 +121,18 @@ type L2Advertisement struct {
 	NodeSelectors []metav1.LabelSelector
 	// ServiceSelectors limits the Services announced; empty means all.
 	ServiceSelectors []metav1.LabelSelector
+	// PreferredNodes order the eligible nodes in the election.
+	PreferredNodes []PreferredNodes
 	// Interfaces limits the interfaces answered on; empty means all.
 	Interfaces []string
 	Origin     Origin
+}
+
+// PreferredNodes is one preferredNodeSelectors entry: nodes Selector selects
+// score Weight (1-100) more in the layer 2 election.
+type PreferredNodes struct {
+	Weight   int
+	Selector metav1.LabelSelector
 }
 
 // BGPAdvertisement says which pools' addresses are announced over BGP, how,

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
@@ -65,6 +67,16 @@ func (b *builder) buildL2Advertisements(cands []candidate[v1beta1.L2Advertisemen
 		checkSelectors(p, "spec.ipAddressPoolSelectors", s.IPAddressPoolSelectors)
 		checkSelectors(p, "spec.nodeSelectors", s.NodeSelectors)
 		checkSelectors(p, "spec.serviceSelectors", s.ServiceSelectors)
+		for i, pref := range s.PreferredNodeSelectors {
+			field := fmt.Sprintf("spec.preferredNodeSelectors[%d]", i)
+			if pref.Weight < 1 || pref.Weight > 100 {
+				p.add(v1beta1.ReasonInvalidSpec, field+".weight", strconv.Itoa(int(pref.Weight)), "must be 1 to 100")
+			}
+			if _, err := metav1.LabelSelectorAsSelector(&pref.Preference); err != nil {
+				p.add(v1beta1.ReasonInvalidSpec, field+".preference", "", "not a valid label selector: %v", err)
+			}
+			ad.PreferredNodes = append(ad.PreferredNodes, PreferredNodes{Weight: int(pref.Weight), Selector: *pref.Preference.DeepCopy()})
+		}
 		for i, n := range s.Interfaces {
 			if n == "" {
 				p.add(v1beta1.ReasonInvalidSpec, fmt.Sprintf("spec.interfaces[%d]", i), "", "empty interface name")

@@ -45,6 +45,10 @@ type prepared struct {
 	// svcSels are the compiled serviceSelectors of advs (nil: every
 	// Service).
 	svcSels [][]labels.Selector
+	// prefs[i][j] is the sum of the weights of advs[i]'s
+	// preferredNodeSelectors that select usable[j] (0 when advs[i] does
+	// not select usable[j]).
+	prefs [][]int
 	// members is Input.Members as a set.
 	members map[string]bool
 }
@@ -92,11 +96,31 @@ func prepare(in *Input) *prepared {
 		p.advs = append(p.advs, a)
 		p.selects = append(p.selects, row)
 		p.svcSels = append(p.svcSels, compile(a.ServiceSelectors))
+		p.prefs = append(p.prefs, preferenceWeights(a, row, p.usable))
 		for _, pool := range a.Pools {
 			p.advsByPool[pool] = append(p.advsByPool[pool], idx)
 		}
 	}
 	return p
+}
+
+// preferenceWeights returns, per usable node, the sum of the weights of
+// a's preferredNodeSelectors that select it; 0 for the nodes a does not
+// select (selected[j]), whom a's preferences do not concern.
+func preferenceWeights(a *config.L2Advertisement, selected []bool, usable []*Node) []int {
+	out := make([]int, len(usable))
+	for _, pref := range a.PreferredNodes {
+		sel, err := metav1.LabelSelectorAsSelector(&pref.Selector)
+		if err != nil {
+			continue // config.Build refuses such selectors
+		}
+		for j, n := range usable {
+			if selected[j] && sel.Matches(labels.Set(n.Labels)) {
+				out[j] += pref.Weight
+			}
+		}
+	}
+	return out
 }
 
 // excluded reports whether the node carries the exclusion label.
@@ -205,7 +229,11 @@ func (p *prepared) decide(ai *addrInfo) IP {
 			continue
 		}
 		if p.answersOn(ai.addr, advs, j, nil) {
-			e.offer(n.Name, rankFrom(p.nameHashes[j], ai.addr))
+			score := 0
+			for _, i := range advs {
+				score += p.prefs[i][j]
+			}
+			e.offer(n.Name, score, rankFrom(p.nameHashes[j], ai.addr))
 		}
 	}
 	res.Node = e.winner

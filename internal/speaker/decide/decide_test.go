@@ -124,6 +124,48 @@ func TestDecideRules(t *testing.T) {
 			ipOther: {cands: []string{"node2", "node3"}, ifaces: eth0, pool: "other"},
 		},
 	}, {
+		name: "preferred nodes win among the eligible ones; equal scores fall back to the hash",
+		advs: []v1beta1.L2Advertisement{adv("prefer-b", v1beta1.L2AdvertisementSpec{
+			PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{Weight: 50, Preference: zoneB[0]}},
+		})},
+		services: []Service{svc("ns/a", ipMain)},
+		want:     map[netip.Addr]want{ipMain: {cands: []string{"node2", "node3"}, ifaces: eth0, pool: "main"}},
+	}, {
+		name: "preference weights add up across the pool's advertisements",
+		advs: []v1beta1.L2Advertisement{
+			adv("prefer-b", v1beta1.L2AdvertisementSpec{PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{Weight: 10, Preference: zoneB[0]}}}),
+			adv("prefer-edge", v1beta1.L2AdvertisementSpec{PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{Weight: 10, Preference: edge[0]}}}),
+		},
+		services: []Service{svc("ns/a", ipMain)},
+		want:     map[netip.Addr]want{ipMain: {cands: []string{"node2"}, ifaces: eth0, pool: "main"}},
+	}, {
+		name: "the preferred node is not live: the plain hash election among the others",
+		advs: []v1beta1.L2Advertisement{adv("prefer-edge", v1beta1.L2AdvertisementSpec{
+			PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{Weight: 100, Preference: edge[0]}},
+		})},
+		members:  []string{"node1", "node3"},
+		services: []Service{svc("ns/a", ipMain)},
+		want:     map[netip.Addr]want{ipMain: {cands: []string{"node1", "node3"}, ifaces: eth0, pool: "main"}},
+	}, {
+		name: "a preference never makes a node eligible: nodeSelectors stay a hard filter",
+		advs: []v1beta1.L2Advertisement{adv("a-only", v1beta1.L2AdvertisementSpec{
+			NodeSelectors:          []metav1.LabelSelector{{MatchLabels: map[string]string{"zone": "a"}}},
+			PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{Weight: 100, Preference: edge[0]}},
+		})},
+		services: []Service{svc("ns/a", ipMain)},
+		want:     map[netip.Addr]want{ipMain: {cands: []string{"node1"}, ifaces: eth0, pool: "main"}},
+	}, {
+		name: "an advertisement's preferences count only for the nodes it selects",
+		advs: []v1beta1.L2Advertisement{
+			adv("b-prefers-edge", v1beta1.L2AdvertisementSpec{
+				NodeSelectors:          zoneB,
+				PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{Weight: 30, Preference: metav1.LabelSelector{}}},
+			}),
+			adv("everyone", v1beta1.L2AdvertisementSpec{}),
+		},
+		services: []Service{svc("ns/a", ipMain)},
+		want:     map[netip.Addr]want{ipMain: {cands: []string{"node2", "node3"}, ifaces: eth0, pool: "main"}},
+	}, {
 		name:     "node selectors limit the candidates",
 		advs:     []v1beta1.L2Advertisement{adv("edge", v1beta1.L2AdvertisementSpec{NodeSelectors: edge})},
 		services: []Service{svc("ns/a", ipMain)},

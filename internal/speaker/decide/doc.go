@@ -34,7 +34,11 @@
 //
 // # Election
 //
-// Among the candidates the node with the lowest Rank(node, address) wins;
+// Among the candidates, only those with the highest preference score stay: the
+// sum of the weights of the preferredNodeSelectors of the address's
+// L2Advertisements that select the node, each advertisement counting only
+// for the nodes it selects (0 for every node when there are none). Among
+// them the node with the lowest Rank(node, address) wins;
 // ties (never seen in practice) go to the smaller name. The rank is a fixed
 // 64-bit hash computed once per candidate, so the choice is a linear scan:
 // removing a node that does not win an address never moves that address,

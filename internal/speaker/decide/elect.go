@@ -55,20 +55,25 @@ func fmix64(k uint64) uint64 {
 func Elect(ip netip.Addr, candidates []string) string {
 	var e election
 	for _, c := range candidates {
-		e.offer(c, Rank(c, ip))
+		e.offer(c, 0, Rank(c, ip))
 	}
 	return e.winner
 }
 
-// election keeps the best candidate seen so far for one address.
+// election keeps the best candidate seen so far for one address: the
+// highest preference score (preferredNodeSelectors), then the lowest rank,
+// then the smaller name.
 type election struct {
 	winner string
+	score  int
 	rank   uint64
 }
 
-// offer considers one more candidate, of rank r.
-func (e *election) offer(node string, r uint64) {
-	if e.winner == "" || r < e.rank || (r == e.rank && node < e.winner) {
-		e.winner, e.rank = node, r
+// offer considers one more candidate, of preference score s and rank r.
+func (e *election) offer(node string, s int, r uint64) {
+	better := e.winner == "" || s > e.score ||
+		(s == e.score && (r < e.rank || (r == e.rank && node < e.winner)))
+	if better {
+		e.winner, e.score, e.rank = node, s, r
 	}
 }
