@@ -34,8 +34,10 @@ func newConfigValidateCommand() *cobra.Command {
 		Use:   "validate -f FILE [-f FILE...]",
 		Short: "Check configuration files: CRs, Secrets and the legacy ConfigMap, together",
 		Long: "Validate any mix of ironlb.io/v1beta1 CRs (MetalLB's metallb.io/v1beta1 and v1beta2 apiVersions of the\n" +
-			"same kinds are read too, as ironlb.io/v1beta1), Secrets, Lists, and the legacy configuration (a ConfigMap\n" +
-			"with data.config or a bare document with address-pools, peers, ...). Two stages, as in a cluster:\n" +
+			"same kinds are read too, as ironlb.io/v1beta1), Secrets, Lists, the legacy configuration (a ConfigMap\n" +
+			"with data.config or a bare document with address-pools, peers, ...), and a Helm values file of the chart\n" +
+			"(configInline, ipAddressPools, l2Advertisements, read as the chart renders them). - reads standard\n" +
+			"input. Two stages, as in a cluster:\n" +
 			"\n" +
 			"  1. Each CR is judged as the API server judges it on kubectl apply, by the API server's own validation\n" +
 			"     code run on the CRDs built into this binary: unknown fields (strict), metadata, the OpenAPI schema,\n" +

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ironlb/ironlb/internal/config"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 const testdata = "../../internal/config/testdata/"
@@ -329,5 +330,27 @@ func TestConfigConvertPrintsWhatTheAPIServerAccepts(t *testing.T) {
 	out, stderr, code = runConfig(t, "convert", "-f", f)
 	if code != 1 || out != "" || !strings.Contains(stderr, `BGPPeer "peer-10-0-0-1" (`) || !strings.Contains(stderr, "password") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// TestConfigValidateHelmValues validates the values file of docs/install.md's
+// Helm path, as written there.
+func TestConfigValidateHelmValues(t *testing.T) {
+	md, err := os.ReadFile("../../docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values string
+	for _, b := range testkit.YAMLBlocks(string(md)) {
+		if strings.Contains(b, "# values.yaml") {
+			values = b
+		}
+	}
+	if values == "" {
+		t.Fatal("no values.yaml block in docs/install.md")
+	}
+	rep, code := validateJSON(t, writeFile(t, "values.yaml", values))
+	if code != 0 || len(rep.Pools) != 1 || rep.Pools[0].IPv4.String() != "11" {
+		t.Errorf("exit %d, report %+v", code, rep)
 	}
 }

@@ -21,7 +21,9 @@ import (
 // Manifests gathers configuration from YAML files for offline validation
 // (ironlb config validate): ironlb.io CRs (and the same kinds under
 // MetalLB's metallb.io/v1beta1 and v1beta2 apiVersions), Secrets, v1 Lists of
-// those, and the legacy configuration as a ConfigMap or a bare document.
+// those, the legacy configuration as a ConfigMap or a bare document, and a
+// Helm values file of the chart (configInline as the legacy ConfigMap,
+// ipAddressPools and l2Advertisements as CRs, as the chart renders them).
 // Input is ready for Build once every file is added.
 //
 // Each CR is first judged as the API server would judge it on create
@@ -96,6 +98,8 @@ func (m *Manifests) addDocument(where string, doc []byte) {
 	}
 	name := head.Metadata.Name
 	switch {
+	case head.Kind == "" && isHelmValues(generic.(map[string]any)):
+		m.addHelmValues(where, generic.(map[string]any))
 	case head.Kind == "":
 		m.addLegacy(where, LegacyDocument{Config: string(doc)})
 	case head.Kind == "List" && group == "":
@@ -135,6 +139,95 @@ func (m *Manifests) addDocument(where string, doc []byte) {
 		m.addCR(where, head.Kind, name, doc)
 	default:
 		m.Skipped = append(m.Skipped, fmt.Sprintf("%s (%s %s)", where, cmp.Or(head.APIVersion, "no apiVersion"), head.Kind))
+	}
+}
+
+// helmValueKeys are the top-level keys of the chart's values
+// (charts/ironlb/values.yaml); legacyKeys those of the legacy
+// configuration.
+var (
+	helmValueKeys = []string{"image", "imagePullSecrets", "crds", "configInline", "ipAddressPools", "l2Advertisements", "controller", "webhook", "speaker"}
+	legacyKeys    = []string{"address-pools", "peers", "bgp-communities", "bfd-profiles"}
+)
+
+// isHelmValues reports whether a document without kind is a Helm values
+// file of the chart (MetalLB's chart has configInline too) rather than a
+// bare legacy configuration: it has a chart key and no legacy key.
+func isHelmValues(doc map[string]any) bool {
+	helm := false
+	for k := range doc {
+		if slices.Contains(legacyKeys, k) {
+			return false
+		}
+		helm = helm || slices.Contains(helmValueKeys, k)
+	}
+	return helm
+}
+
+// addHelmValues reads the configuration a Helm values file gives the
+// chart, as the chart renders it (templates/config.yaml): configInline as
+// the legacy ConfigMap "config", ipAddressPools and l2Advertisements
+// ({name, spec} items) as CRs in Input.Namespace.
+func (m *Manifests) addHelmValues(where string, values map[string]any) {
+	found := false
+	switch v := values["configInline"].(type) {
+	case nil:
+	case string:
+		if strings.TrimSpace(v) != "" {
+			found = true
+			m.addLegacy(where+" configInline", LegacyDocument{Namespace: m.Input.Namespace, Name: DefaultLegacyName, Config: v})
+		}
+	case map[string]any:
+		if len(v) > 0 {
+			b, err := yaml.Marshal(v)
+			if err != nil {
+				m.problem(KindConfigMap, DefaultLegacyName, where+" configInline", err.Error())
+				return
+			}
+			found = true
+			m.addLegacy(where+" configInline", LegacyDocument{Namespace: m.Input.Namespace, Name: DefaultLegacyName, Config: string(b)})
+		}
+	default:
+		m.problem(KindConfigMap, DefaultLegacyName, where+" configInline", fmt.Sprintf("is a %T; write the legacy configuration as a mapping (address-pools: ...) or a string", v))
+	}
+	for _, kv := range []struct{ key, kind string }{{"ipAddressPools", KindIPAddressPool}, {"l2Advertisements", KindL2Advertisement}} {
+		items, ok := values[kv.key].([]any)
+		if values[kv.key] != nil && !ok {
+			m.problem(kv.kind, "", where+" "+kv.key, "is not a list of {name, spec} items")
+			continue
+		}
+		for i, raw := range items {
+			itemWhere := fmt.Sprintf("%s %s[%d]", where, kv.key, i)
+			item, ok := raw.(map[string]any)
+			name, _ := item["name"].(string)
+			if !ok || name == "" {
+				m.problem(kv.kind, "", itemWhere, "each item is {name, spec} with a name")
+				continue
+			}
+			for k := range item {
+				if k != "name" && k != "spec" {
+					m.problem(kv.kind, name, itemWhere, fmt.Sprintf("unknown key %q; each item is {name, spec}", k))
+				}
+			}
+			spec := item["spec"]
+			if spec == nil {
+				spec = map[string]any{}
+			}
+			doc, err := yaml.Marshal(map[string]any{
+				"apiVersion": v1beta1.GroupVersion.String(), "kind": kv.kind,
+				"metadata": map[string]any{"name": name, "namespace": cmp.Or(m.Input.Namespace, DefaultNamespace)},
+				"spec":     spec,
+			})
+			if err != nil {
+				m.problem(kv.kind, name, itemWhere, err.Error())
+				continue
+			}
+			found = true
+			m.addCR(itemWhere, kv.kind, name, doc)
+		}
+	}
+	if !found {
+		m.Skipped = append(m.Skipped, where+" (Helm values without configInline, ipAddressPools or l2Advertisements)")
 	}
 }
 

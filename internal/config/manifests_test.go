@@ -100,3 +100,82 @@ metadata: {name: st}
 		t.Errorf("skipped = %v", m.Skipped)
 	}
 }
+
+// TestManifestsHelmValues reads a values file as the chart renders it: the
+// README's Helm path puts the legacy configuration under configInline.
+func TestManifestsHelmValues(t *testing.T) {
+	m := Manifests{Input: Input{Namespace: "lb"}}
+	m.Add("values.yaml", []byte(`
+controller: {replicas: 1}
+configInline:
+  address-pools:
+  - name: default
+    protocol: layer2
+    addresses: [192.168.1.240-192.168.1.250]
+ipAddressPools:
+- name: extra
+  spec: {addresses: [10.0.0.0/28]}
+l2Advertisements:
+- name: extra
+`))
+	res, problems := m.Check()
+	if len(problems) > 0 || len(m.Skipped) > 0 {
+		t.Fatalf("problems %v, skipped %v", problems, m.Skipped)
+	}
+	if m.Input.Legacy == nil || m.Input.Legacy.Name != DefaultLegacyName || !strings.Contains(m.Input.Legacy.Config, "address-pools") {
+		t.Errorf("configInline not read as the legacy ConfigMap: %+v", m.Input.Legacy)
+	}
+	if got := poolNames(res.Snapshot); len(got) != 2 {
+		t.Errorf("pools %v, want default and extra", got)
+	}
+	if len(m.Input.L2Advertisements) != 1 || m.Input.IPAddressPools[0].Namespace != "lb" {
+		t.Errorf("CRs from the values: %+v %+v", m.Input.IPAddressPools, m.Input.L2Advertisements)
+	}
+
+	// A string configInline, a bad item, and a values file without
+	// configuration.
+	m = Manifests{}
+	m.Add("values.yaml", []byte("configInline: |\n  address-pools: [{name: a, protocol: layer2, addresses: [10.1.0.0/30]}]\nipAddressPools:\n- spec: {addresses: [10.2.0.0/30]}\n- name: p\n  sepc: {}\n"))
+	_, problems = m.Check()
+	var texts []string
+	for _, p := range problems {
+		texts = append(texts, p.Error())
+	}
+	all := strings.Join(texts, "\n")
+	for _, want := range []string{"ipAddressPools[0]): each item is {name, spec} with a name", `ipAddressPools[1]): unknown key "sepc"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems do not say %q:\n%s", want, all)
+		}
+	}
+	if m.Input.Legacy == nil {
+		t.Errorf("a string configInline was not read")
+	}
+	m = Manifests{}
+	m.Add("values.yaml", []byte("controller: {replicas: 2}\n"))
+	if _, problems = m.Check(); len(problems) > 0 || len(m.Skipped) != 1 {
+		t.Errorf("values without configuration: problems %v, skipped %v", problems, m.Skipped)
+	}
+}
+
+// FuzzManifests feeds `ironlb config validate` input: any bytes as a file
+// of YAML documents (CRs, Lists, Secrets, ConfigMaps, legacy configuration,
+// Helm values). Reading and checking must never panic, and Build always
+// returns a Snapshot.
+func FuzzManifests(f *testing.F) {
+	for _, seed := range []string{
+		"configInline: {address-pools: [{name: a, protocol: layer2, addresses: [10.0.0.0/30]}]}\nipAddressPools: [{name: b, spec: {addresses: [10.1.0.0/30]}}]\n",
+		"configInline: 7\nl2Advertisements: x\n",
+		"address-pools: [{name: a, protocol: layer2, addresses: [10.0.0.0/30]}]\n",
+		"apiVersion: v1\nkind: List\nitems: [{apiVersion: ironlb.io/v1beta1, kind: IPAddressPool, metadata: {name: p}, spec: {addresses: [fd00::/120]}}]\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata: {config: 'peers: []'}\n---\n- not a mapping\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m Manifests
+		m.Add("f.yaml", data)
+		if res, _ := m.Check(); res.Snapshot == nil {
+			t.Fatal("Check returned no Snapshot")
+		}
+	})
+}
