@@ -31,6 +31,11 @@ const (
 	// ReasonBGPSessionDown (Warning, on the Node): an Established session
 	// went down.
 	ReasonBGPSessionDown = "BGPSessionDown"
+	// ReasonBGPPeerNotRun (Warning, on the Node): a BGPPeer that selects
+	// the node cannot be run on it (no router ID, no InternalIP of a
+	// family it needs, ...); the message names the peer and why. Recorded
+	// once per change of the problems.
+	ReasonBGPPeerNotRun = "BGPPeerNotRun"
 	// ReasonInvalidBGPCommunities (Warning, on the Service): entries of the
 	// ironlb.io/bgp-communities annotation were ignored. Recorded once per
 	// annotation value by each node announcing the Service.
@@ -132,13 +137,20 @@ func (a *bgpAnnouncer) apply(ctx context.Context, res *decide.BGPResult, self *c
 			delete(a.states, name)
 		}
 	}
+	var notRun string
 	if text := strings.Join(problems, "; "); text != a.problems {
 		a.problems = text
 		if text != "" {
 			a.log.Warn("some BGP configuration cannot be applied on this node", "problems", problems)
+			notRun = text
 		}
 	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.node, UID: a.nodeUID}}
 	a.mu.Unlock()
+	if notRun != "" {
+		a.recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonBGPPeerNotRun, actionBGPSession,
+			"node %s cannot run some BGP configuration: %s", a.node, notRun)
+	}
 
 	var errs []error
 	if err := a.sp.SetPeers(ctx, peers); err != nil {

@@ -308,3 +308,32 @@ func TestBGPStatusWriter(t *testing.T) {
 		t.Errorf("after deleteAll: %v %+v", err, list.Items)
 	}
 }
+
+// TestBGPPeerNotRunEvent: a peer the speaker cannot run on this node is a
+// Warning Event on the Node, once per change, not only a log line.
+func TestBGPPeerNotRunEvent(t *testing.T) {
+	ctx := context.Background()
+	rec := events.NewFakeRecorder(10)
+	a := newBGPAnnouncer(newFakeBGP(), "node1", rec, slog.New(slog.DiscardHandler))
+	bad := &config.Peer{Name: "leaf", MyASN: 64513, PeerASN: 64512, Interface: "eth1"}
+	res := &decide.BGPResult{Peers: []*config.Peer{bad}}
+	for range 2 {
+		if err := a.apply(ctx, res, testNode(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := drainEvents(rec)
+	if len(evs) != 1 || !strings.HasPrefix(evs[0], "Warning "+ReasonBGPPeerNotRun) || !strings.Contains(evs[0], "BGPPeer leaf") {
+		t.Errorf("events %q, want one %s naming BGPPeer leaf", evs, ReasonBGPPeerNotRun)
+	}
+	// Fixed: no Event; broken again: a new one.
+	if err := a.apply(ctx, &decide.BGPResult{}, testNode(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.apply(ctx, res, testNode(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if evs := drainEvents(rec); len(evs) != 1 {
+		t.Errorf("after fix and break: events %q, want one", evs)
+	}
+}

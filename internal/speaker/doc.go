@@ -25,7 +25,8 @@
 //     only the difference); one ServiceBGPStatus per Service this node
 //     announces over BGP, naming the peers; BGPSessionUp / BGPSessionDown
 //     Events on the Node when a session enters or leaves Established;
-//     InvalidBGPCommunities on a Service whose ironlb.io/bgp-communities
+//     BGPPeerNotRun on the Node when a BGPPeer selecting it cannot be run
+//     there (once per change); InvalidBGPCommunities on a Service whose ironlb.io/bgp-communities
 //     annotation has entries that were skipped (once per value); and the
 //     ironlb_bgp_* and ironlb_bfd_* metrics. BGPPeers with spec.interface
 //     (unnumbered) or dynamicASN external never reach it (config.Build
