@@ -111,15 +111,23 @@ func newL2Env(t *testing.T) *l2Env {
 // deletes both.
 func (l *l2Env) createPool(t *testing.T, short string, addrs []string) {
 	t.Helper()
+	l.createPoolWith(t, short, addrs, v1beta1.L2AdvertisementSpec{})
+}
+
+// createPoolWith is createPool with the L2Advertisement's spec (its
+// ipAddressPools is set to the pool).
+func (l *l2Env) createPoolWith(t *testing.T, short string, addrs []string, spec v1beta1.L2AdvertisementSpec) {
+	t.Helper()
 	ctx := context.Background()
 	name := "e2e-" + short + "-" + l.id
 	pool := &v1beta1.IPAddressPool{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
 		Spec:       v1beta1.IPAddressPoolSpec{Addresses: addrs, AutoAssign: ptr.To(false)},
 	}
+	spec.IPAddressPools = []string{name}
 	adv := &v1beta1.L2Advertisement{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
-		Spec:       v1beta1.L2AdvertisementSpec{IPAddressPools: []string{name}},
+		Spec:       spec,
 	}
 	for _, o := range []client.Object{pool, adv} {
 		if err := l.cl.Create(ctx, o); err != nil {

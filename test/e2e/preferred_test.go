@@ -9,11 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/testkit"
@@ -36,32 +34,11 @@ const labelPreferred = "e2e.ironlb.io/preferred"
 // 0): after the label, "10.200.0.220: answered by node2, want node1".
 func (l *l2Env) testPreferredNodes(t *testing.T) {
 	requireNodes(t, 2, "a preferred node other than the hash winner")
-	ctx := context.Background()
-	name := "e2e-preferred-" + l.id
-	pool := &v1beta1.IPAddressPool{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
-		Spec:       v1beta1.IPAddressPoolSpec{Addresses: l2PoolPreferred, AutoAssign: ptr.To(false)},
-	}
-	adv := &v1beta1.L2Advertisement{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
-		Spec: v1beta1.L2AdvertisementSpec{
-			IPAddressPools: []string{name},
-			PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{
-				Weight: 50, Preference: metav1.LabelSelector{MatchLabels: map[string]string{labelPreferred: "yes"}},
-			}},
-		},
-	}
-	for _, o := range []client.Object{pool, adv} {
-		if err := l.cl.Create(ctx, o); err != nil {
-			t.Fatalf("creating %T %s: %v", o, name, err)
-		}
-		t.Cleanup(func() {
-			if err := l.cl.Delete(context.Background(), o); err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("deleting %T %s: %v", o, name, err)
-			}
-		})
-	}
-	l.pools["preferred"] = name
+	l.createPoolWith(t, "preferred", l2PoolPreferred, v1beta1.L2AdvertisementSpec{
+		PreferredNodeSelectors: []v1beta1.PreferredNodeSelector{{
+			Weight: 50, Preference: metav1.LabelSelector{MatchLabels: map[string]string{labelPreferred: "yes"}},
+		}},
+	})
 	svc := l.createLB(t, "preferred", "web", "preferred", corev1.IPFamilyPolicyRequireDualStack,
 		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, false)
 	ips := l.waitIngress(t, svc, 2)

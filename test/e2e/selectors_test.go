@@ -10,11 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/testkit"
@@ -37,30 +34,9 @@ const labelAnnounce = "e2e.ironlb.io/announce"
 // forServices bypassed): the Service not yet labelled was answered
 // ("10.200.0.210 answered by [02:00:00:00:00:0b]").
 func (l *l2Env) testServiceSelectors(t *testing.T) {
-	ctx := context.Background()
-	name := "e2e-selected-" + l.id
-	pool := &v1beta1.IPAddressPool{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
-		Spec:       v1beta1.IPAddressPoolSpec{Addresses: l2PoolSelected, AutoAssign: ptr.To(false)},
-	}
-	adv := &v1beta1.L2Advertisement{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name},
-		Spec: v1beta1.L2AdvertisementSpec{
-			IPAddressPools:   []string{name},
-			ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{labelAnnounce: "yes"}}},
-		},
-	}
-	for _, o := range []client.Object{pool, adv} {
-		if err := l.cl.Create(ctx, o); err != nil {
-			t.Fatalf("creating %T %s: %v", o, name, err)
-		}
-		t.Cleanup(func() {
-			if err := l.cl.Delete(context.Background(), o); err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("deleting %T %s: %v", o, name, err)
-			}
-		})
-	}
-	l.pools["selected"] = name
+	l.createPoolWith(t, "selected", l2PoolSelected, v1beta1.L2AdvertisementSpec{
+		ServiceSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{labelAnnounce: "yes"}}},
+	})
 	svc := l.createLB(t, "selected", "web", "selected", corev1.IPFamilyPolicyRequireDualStack,
 		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, false)
 
