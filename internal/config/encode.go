@@ -60,6 +60,12 @@ func (s *Snapshot) Digest() string {
 	if err != nil {
 		return "invalid"
 	}
+	return DigestEncoded(b)
+}
+
+// DigestEncoded is Digest of the Snapshot whose Encode is b, without
+// encoding it again.
+func DigestEncoded(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -85,7 +85,7 @@ func decodeAccepted(s *corev1.Secret) (Accepted, error) {
 	if err != nil {
 		return fail("key %s: %v", AcceptedDataKey, err)
 	}
-	if d := snap.Digest(); d != s.Annotations[AnnotationDigest] {
+	if d := config.DigestEncoded(raw); d != s.Annotations[AnnotationDigest] {
 		return fail("its content has digest %s, annotation %s says %q", d, AnnotationDigest, s.Annotations[AnnotationDigest])
 	}
 	out.Digest, out.Snapshot = s.Annotations[AnnotationDigest], snap
@@ -122,7 +122,7 @@ func AcceptedRecord(namespace string, gen int64, snap *config.Snapshot) (*corev1
 			Labels: map[string]string{"app.kubernetes.io/name": "ironlb", "app.kubernetes.io/component": "controller"},
 			Annotations: map[string]string{
 				AnnotationGeneration: strconv.FormatInt(gen, 10),
-				AnnotationDigest:     snap.Digest(),
+				AnnotationDigest:     config.DigestEncoded(raw),
 			},
 		},
 		Type: AcceptedSecretType,
