@@ -61,6 +61,21 @@ type L2AdvertisementSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	ServiceSelectors []metav1.LabelSelector `json:"serviceSelectors,omitempty"`
 
+	// spread chooses how the addresses of the selected pools are shared
+	// out among the nodes that may announce them. Hash (the default, and
+	// MetalLB's behaviour): each address goes to its own winner of the
+	// per-address hash, so many addresses end up roughly even, but one
+	// node may hold noticeably more than another. Even: no node announces
+	// more than ceil(addresses / nodes) of a pool's addresses while other
+	// eligible nodes have room (preferredNodeSelectors still order the
+	// nodes, up to that share); when a node fails only its addresses move,
+	// to the least loaded of the others, and they come back when it
+	// returns. A pool is spread evenly when any L2Advertisement that
+	// selects it says Even.
+	// +optional
+	// +kubebuilder:validation:Enum=Hash;Even
+	Spread L2Spread `json:"spread,omitempty"`
+
 	// interfaces limits the network interfaces (by name, such as eth0 or
 	// bond0.100) on which the chosen node answers ARP and NDP requests for
 	// the addresses. When empty, the node answers on all its interfaces
@@ -73,6 +88,20 @@ type L2AdvertisementSpec struct {
 	// +kubebuilder:validation:items:MaxLength=15
 	Interfaces []string `json:"interfaces,omitempty"`
 }
+
+// L2Spread is how a pool's addresses are shared out among the nodes that
+// may announce them.
+type L2Spread string
+
+// The values of L2AdvertisementSpec.Spread.
+const (
+	// L2SpreadHash elects each address's node by the per-address hash
+	// alone (the default).
+	L2SpreadHash L2Spread = "Hash"
+	// L2SpreadEven caps each node's share of a pool's addresses at
+	// ceil(addresses / nodes).
+	L2SpreadEven L2Spread = "Even"
+)
 
 // PreferredNodeSelector is a weighted preference for the nodes a label
 // selector selects, in the manner of a Pod's preferred node affinity.

@@ -370,6 +370,15 @@ func TestCrossObjectRules(t *testing.T) {
 			},
 		},
 		{
+			name: "spread: Hash or Even",
+			in: Input{Objects: Objects{L2Advertisements: []v1beta1.L2Advertisement{
+				{ObjectMeta: meta("even", 0), Spec: v1beta1.L2AdvertisementSpec{Spread: v1beta1.L2SpreadEven}},
+				{ObjectMeta: meta("hash", 1), Spec: v1beta1.L2AdvertisementSpec{Spread: v1beta1.L2SpreadHash}},
+				{ObjectMeta: meta("l2", 2), Spec: v1beta1.L2AdvertisementSpec{Spread: "even"}},
+			}}},
+			want: []string{`L2Advertisement "l2" (CR): spec.spread "even": must be Hash or Even`},
+		},
+		{
 			name: "localPref clash only when the service selectors may select one Service",
 			in: Input{Objects: Objects{
 				IPAddressPools: []v1beta1.IPAddressPool{pool("a", 0, "10.0.0.0/24")},

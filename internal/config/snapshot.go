@@ -125,7 +125,10 @@ type L2Advertisement struct {
 	PreferredNodes []PreferredNodes
 	// Interfaces limits the interfaces answered on; empty means all.
 	Interfaces []string
-	Origin     Origin
+	// Even asks for the even spread of the pools' addresses over the
+	// nodes (spec.spread: Even).
+	Even   bool
+	Origin Origin
 }
 
 // PreferredNodes is one preferredNodeSelectors entry: nodes Selector selects

@@ -60,6 +60,10 @@ func (b *builder) buildL2Advertisements(cands []candidate[v1beta1.L2Advertisemen
 			NodeSelectors:    cloneSelectors(s.NodeSelectors),
 			ServiceSelectors: cloneSelectors(s.ServiceSelectors),
 			Interfaces:       slices.Clone(s.Interfaces),
+			Even:             s.Spread == v1beta1.L2SpreadEven,
+		}
+		if s.Spread != "" && s.Spread != v1beta1.L2SpreadHash && s.Spread != v1beta1.L2SpreadEven {
+			p.add(v1beta1.ReasonInvalidSpec, "spec.spread", string(s.Spread), "must be Hash or Even")
 		}
 		if c.name == "" {
 			p.add(v1beta1.ReasonInvalidSpec, "metadata.name", "", "missing; every advertisement needs a name")

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -91,30 +92,41 @@ func ingressIPs(svc *corev1.Service) []netip.Addr {
 // withResult returns a copy of svc carrying the outcome of its allocation:
 // status.loadBalancer.ingress (one entry per address, ipMode VIP), the
 // ConditionIPAllocated condition and AnnotationAllocatedFromPool. On
-// failure the Service holds nothing, so ingress and annotation go.
+// failure the Service holds nothing, so ingress and annotation go — except
+// after an ipam.IncompleteError, where it keeps the addresses it holds and
+// the condition is False all the same.
 func withResult(svc *corev1.Service, res allocResult) *corev1.Service {
 	out := svc.DeepCopy()
 	cond := metav1.Condition{Type: ConditionIPAllocated, ObservedGeneration: svc.Generation}
 	if res.Err != nil {
 		out.Status.LoadBalancer.Ingress = nil
 		delete(out.Annotations, AnnotationAllocatedFromPool)
+		if ie := (*ipam.IncompleteError)(nil); errors.As(res.Err, &ie) {
+			setIngress(out, res.Allocation)
+		}
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonAllocationFailed, res.Err.Error()
 	} else {
-		vip := corev1.LoadBalancerIPModeVIP
-		ingress := make([]corev1.LoadBalancerIngress, len(res.Allocation.IPs))
-		for i, ip := range res.Allocation.IPs {
-			ingress[i] = corev1.LoadBalancerIngress{IP: ip.String(), IPMode: &vip}
-		}
-		out.Status.LoadBalancer.Ingress = ingress
-		if out.Annotations == nil {
-			out.Annotations = map[string]string{}
-		}
-		out.Annotations[AnnotationAllocatedFromPool] = res.Allocation.Pool
+		setIngress(out, res.Allocation)
 		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonIPAllocated
 		cond.Message = assignedMessage(res.Allocation)
 	}
 	meta.SetStatusCondition(&out.Status.Conditions, cond)
 	return out
+}
+
+// setIngress writes a's addresses (one ingress entry each, ipMode VIP) and
+// pool (AnnotationAllocatedFromPool) on svc.
+func setIngress(svc *corev1.Service, a ipam.Allocation) {
+	vip := corev1.LoadBalancerIPModeVIP
+	ingress := make([]corev1.LoadBalancerIngress, len(a.IPs))
+	for i, ip := range a.IPs {
+		ingress[i] = corev1.LoadBalancerIngress{IP: ip.String(), IPMode: &vip}
+	}
+	svc.Status.LoadBalancer.Ingress = ingress
+	if svc.Annotations == nil {
+		svc.Annotations = map[string]string{}
+	}
+	svc.Annotations[AnnotationAllocatedFromPool] = a.Pool
 }
 
 // withoutResult returns a copy of svc without what the controller wrote:

@@ -27,14 +27,18 @@ func (c *choice) add(ip netip.Addr, s *span) {
 func (c *choice) ips() []netip.Addr { return c.addrs[:c.n] }
 
 // Allocate gives the Service the addresses its spec asks for and returns
-// them, or an error implementing Error (the Service then holds nothing).
+// them, or an error implementing Error (the Service then holds nothing,
+// except after an *IncompleteError: see below).
 //
 //   - Idempotent: addresses the Service already holds are kept while they
 //     stay valid for its spec (usable address of a pool it may use, its
 //     requested addresses and pool, its families, sharing). A
 //     PreferDualStack Service holding one family gains the other when its
 //     pool can supply it; a RequireDualStack Service whose pool cannot
-//     supply the missing family is allocated afresh.
+//     supply the missing family is allocated afresh: it moves to another
+//     pool offering both families; when none can, it keeps the addresses it
+//     has (Allocate returns them with an *IncompleteError) rather than
+//     losing them too.
 //   - Requested addresses (Request.IPs) are given exactly, from the pool
 //     containing them, whatever its autoAssign; both must be in one pool.
 //   - Otherwise the pools tried are the one named by Request.Pool
@@ -55,6 +59,9 @@ func (a *Allocator) Allocate(svc Service) (Allocation, error) {
 		a.detach(h)
 	}
 	c, err := a.choose(&svc, prev)
+	if ie := (*IncompleteError)(nil); errors.As(err, &ie) {
+		return a.attach(svc, c).allocation(), err
+	}
 	if err != nil {
 		return Allocation{}, err
 	}
@@ -65,8 +72,10 @@ func (a *Allocator) Allocate(svc Service) (Allocation, error) {
 // controller starts). It accepts exactly what Allocate would keep: the
 // addresses must fit the Service's families and policy, equal its requested
 // addresses if it has any, be usable addresses of one pool the Service may
-// use (autoAssign does not matter) and be free or shareable. On error the
-// Service holds nothing; the controller should Allocate it afresh.
+// use (autoAssign does not matter) and be free or shareable; a
+// RequireDualStack Service may hold one address (what Allocate keeps with
+// an *IncompleteError). On error the Service holds nothing; the controller
+// should Allocate it afresh.
 func (a *Allocator) Assign(svc Service, ips []netip.Addr) (Allocation, error) {
 	if h := a.services[svc.Key]; h != nil {
 		a.detach(h)
@@ -93,6 +102,11 @@ func (a *Allocator) chooseAssigned(svc *Service, ips []netip.Addr) (choice, erro
 	}
 	held := *svc
 	held.Request.IPs = ips
+	if svc.FamilyPolicy == RequireDualStack && len(d.ips) == 0 && len(ips) == 1 {
+		// What an IncompleteError left: the Service keeps it, and
+		// Allocate completes it when a pool can.
+		held.FamilyPolicy = PreferDualStack
+	}
 	hd, err := demandOf(&held)
 	if err != nil {
 		if ire := (*InvalidRequestError)(nil); errors.As(err, &ire) {
@@ -130,12 +144,27 @@ func (a *Allocator) choose(svc *Service, prev []netip.Addr) (choice, error) {
 	if len(d.ips) > 0 {
 		return a.chooseRequested(svc, d.ips)
 	}
-	if kept := a.validHeld(svc, d, prev); kept.n > 0 {
+	kept := a.validHeld(svc, d, prev)
+	if kept.n > 0 {
 		if c, ok := a.complete(svc, d, kept); ok {
 			return c, nil
 		}
 	}
-	return a.chooseFresh(svc, d)
+	c, err := a.chooseFresh(svc, d)
+	if err != nil && kept.n > 0 {
+		// RequireDualStack, and no pool can give both families: keep what
+		// is still valid rather than lose it too.
+		var cause Error
+		if !errors.As(err, &cause) {
+			return choice{}, err
+		}
+		missing := d.want[0]
+		if FamilyOf(kept.addrs[0]) == missing {
+			missing = d.want[1]
+		}
+		return kept, &IncompleteError{Kept: slices.Clone(kept.ips()), Pool: kept.pool.name(), Missing: missing, Cause: cause}
+	}
+	return c, err
 }
 
 func (a *Allocator) checkPoolName(svc *Service) error {

@@ -220,6 +220,34 @@ func TestFamilies(t *testing.T) {
 			},
 		},
 		{
+			// A dual-stack pool losing a family: a RequireDualStack Service
+			// moves to another pool offering both; when none does it keeps
+			// its address of the remaining family (IncompleteError) and is
+			// completed from its pool once the family is back. A
+			// PreferDualStack Service keeps what remains.
+			name:  "RequireDualStack when its pool loses a family",
+			pools: []Pool{pool(t, "dual", "10.0.0.0/30", "2001:db8::/126")},
+			steps: []step{
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0,2001:db8::@dual"),
+				alloc(mk("ns/p", fams(PreferDualStack, IPv4, IPv6)), "10.0.0.1,2001:db8::1@dual"),
+				setPools("ns/p ns/r", pool(t, "dual", "10.0.0.0/30"), pool(t, "other", "10.0.1.0/30", "2001:db8:1::/126")),
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.1.0,2001:db8:1::@other"),
+				alloc(mk("ns/p", fams(PreferDualStack, IPv4, IPv6)), "10.0.0.1@dual"),
+				setPools("ns/r", pool(t, "dual", "10.0.0.0/30", "2001:db8::/126"), pool(t, "other", "10.0.1.0/30")),
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0,2001:db8::@dual"),
+				setPools("ns/r", pool(t, "dual", "10.0.0.0/30")),
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0@dual!IPFamilyUnavailable"),
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0@dual!IPFamilyUnavailable"),
+				alloc(mk("ns/x", fams(SingleStack, IPv4)), "10.0.0.2@dual"), // 10.0.0.0 stays taken
+				// A controller restarting reads the kept address back.
+				release("ns/r", "true"),
+				assign(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0", "10.0.0.0@dual"),
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0@dual!IPFamilyUnavailable"),
+				setPools("", pool(t, "dual", "10.0.0.0/30", "2001:db8::/126")),
+				alloc(mk("ns/r", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.0,2001:db8::@dual"),
+			},
+		},
+		{
 			name:  "RequireDualStack with one family exhausted",
 			pools: []Pool{pool(t, "dual", "10.0.0.0/32", "2001:db8::/126")},
 			steps: []step{

@@ -98,6 +98,30 @@ func (e *FamilyUnavailableError) Error() string {
 // Reason implements Error.
 func (e *FamilyUnavailableError) Reason() string { return ReasonFamilyUnavailable }
 
+// IncompleteError: a RequireDualStack Service holds addresses of one
+// family that stay valid, but neither their pool (which lost the other
+// family, or has no room in it) nor any other pool can give it both
+// families now. The Service keeps Kept — unlike every other error, after
+// which it holds nothing — and is allocated again when the pools change.
+type IncompleteError struct {
+	Kept    []netip.Addr
+	Pool    string
+	Missing Family
+	// Cause is why no pool can give both families.
+	Cause Error
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("ipFamilyPolicy RequireDualStack: keeping %s of pool %q, which cannot give it an %s address now; no other pool can give both families: %v",
+		addrList(e.Kept), e.Pool, e.Missing, e.Cause)
+}
+
+// Reason implements Error: the reason of Cause.
+func (e *IncompleteError) Reason() string { return e.Cause.Reason() }
+
+// Unwrap returns Cause.
+func (e *IncompleteError) Unwrap() error { return e.Cause }
+
 // Conflict says why two Services cannot share an address.
 type Conflict string
 

@@ -156,6 +156,9 @@ func setPools(want string, ps ...Pool) step {
 }
 
 func allocString(al Allocation, err error) string {
+	if ie := (*IncompleteError)(nil); errors.As(err, &ie) {
+		return addrList(al.IPs) + "@" + al.Pool + "!" + reasonOf(err)
+	}
 	if err != nil {
 		return "!" + reasonOf(err)
 	}

@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -216,13 +217,23 @@ func TestRandomInvariants(t *testing.T) {
 				s := randomSvc(key)
 				specs[key] = s
 				got, err := a.Allocate(s)
-				if err == nil {
+				ie := (*IncompleteError)(nil)
+				switch {
+				case err == nil || errors.As(err, &ie):
 					again, err2 := a.Allocate(s)
-					if err2 != nil || !slices.Equal(again.IPs, got.IPs) || again.Pool != got.Pool {
-						t.Fatalf("seed %d op %d: Allocate(%s) not idempotent: %v then %v, %v", seed, i, key, got, again, err2)
+					if (err2 == nil) != (err == nil) || !slices.Equal(again.IPs, got.IPs) || again.Pool != got.Pool {
+						t.Fatalf("seed %d op %d: Allocate(%s) not idempotent: %v, %v then %v, %v", seed, i, key, got, err, again, err2)
 					}
-				} else if _, held := a.Allocation(key); held {
-					t.Fatalf("seed %d op %d: failed Allocate(%s) left an allocation: %v", seed, i, key, err)
+					if ie != nil {
+						held, ok := a.Allocation(key)
+						if !ok || !slices.Equal(held.IPs, ie.Kept) || held.Pool != ie.Pool || len(ie.Kept) != 1 || s.FamilyPolicy != RequireDualStack {
+							t.Fatalf("seed %d op %d: Allocate(%s) kept %v (%v), holds %v", seed, i, key, ie.Kept, err, held)
+						}
+					}
+				default:
+					if _, held := a.Allocation(key); held {
+						t.Fatalf("seed %d op %d: failed Allocate(%s) left an allocation: %v", seed, i, key, err)
+					}
 				}
 			case op < 16:
 				a.Release(key)

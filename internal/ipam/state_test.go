@@ -67,7 +67,10 @@ func TestAssignAtRestart(t *testing.T) {
 		assign(mk("ns/g"), "2001:db8::1", "!InvalidRequest"), // IPv6 for a SingleStack IPv4 Service
 		assign(mk("ns/h", inPool("m")), "10.0.0.1", "!IPNotInPool"),
 		assign(mk("ns/i", fams(RequireDualStack, IPv6, IPv4)), "10.0.0.1,2001:db8::1", "2001:db8::1,10.0.0.1@p"),
-		assign(mk("ns/j", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.2", "!InvalidRequest"),
+		// One family of a RequireDualStack Service: what Allocate keeps
+		// when no pool can give both (IncompleteError).
+		assign(mk("ns/j", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.2", "10.0.0.2@p"),
+		release("ns/j", "true"),
 		assign(mk("ns/k", fams(PreferDualStack, IPv4, IPv6)), "10.0.0.2", "10.0.0.2@p"),
 		assign(mk("ns/l", k, ports("TCP/1")), "10.0.0.3", "10.0.0.3@p"),
 		assign(mk("ns/m", k, ports("TCP/2")), "10.0.0.3", "10.0.0.3@p"),
@@ -127,7 +130,9 @@ func TestSetPools(t *testing.T) {
 			alloc(mk("ns/b", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.1,2001:db8::1@p"),
 			setPools("ns/a ns/b", p("10.0.0.0/30")),
 			alloc(mk("ns/a", fams(PreferDualStack, IPv4, IPv6)), "10.0.0.0@p"),
-			alloc(mk("ns/b", fams(RequireDualStack, IPv4, IPv6)), "!IPFamilyUnavailable"),
+			// RequireDualStack keeps its IPv4 address too (no other pool
+			// can give both families), with an IncompleteError.
+			alloc(mk("ns/b", fams(RequireDualStack, IPv4, IPv6)), "10.0.0.1@p!IPFamilyUnavailable"),
 		}},
 		{"renaming a pool keeps addresses of Services that do not name it", []step{
 			setPools("", p("10.0.0.0/30")),

@@ -64,6 +64,7 @@ func TestLayer2(t *testing.T) {
 	t.Run("pool in a subnet node1 lacks is never announced from node1", l.testSubnetAware)
 	t.Run("serviceSelectors: relabelling a Service toggles its announcement", l.testServiceSelectors)
 	t.Run("preferredNodeSelectors: the preferred node answers, fails over and reclaims", l.testPreferredNodes)
+	t.Run("spread Even: 12 addresses 4 per node, a failure moves only the failed node's", l.testEvenSpread)
 	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
 

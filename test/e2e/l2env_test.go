@@ -87,6 +87,10 @@ func newL2Env(t *testing.T) *l2Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Strict: a field the installed CRDs lack fails the create instead of
+	// being dropped (seen: a stale CRD silently turned spread: Even into
+	// the default, and the check failed on the election, not the cause).
+	cl = client.WithFieldValidation(cl, metav1.FieldValidationStrict)
 	l := &l2Env{cs: clientset(t), cl: cl, state: s, id: randomHex(2), macs: nodeMACs(t), pools: map[string]string{}}
 	p, err := s.Plan()
 	if err != nil {

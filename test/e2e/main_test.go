@@ -130,7 +130,7 @@ func setup() (missing string, err error) {
 	}
 	e2e.dir = filepath.Join(work, "lab")
 	e2e.prefix = "ie2e" + randomHex(3) + "-"
-	e2e.nodes = 2
+	e2e.nodes = 3
 	e2e.owned = true // from here on, TestMain takes the lab down
 	start := time.Now()
 	if out, err := labUp(); err != nil {

@@ -14,14 +14,31 @@ import (
 // answers for it and, when that node is in.Self, the interfaces to answer on.
 // It is pure and deterministic: see the package documentation for the rules.
 //
-// Cost: O(addresses × usable nodes × their interfaces), after one pass over
+// Cost: O(addresses × candidate nodes × their interfaces), after one pass over
 // the advertisements and nodes to match selectors.
 func Decide(in *Input) Result {
 	p := prepare(in)
 	addrs := p.addresses()
-	out := Result{Self: in.Self, IPs: make([]IP, 0, len(addrs))}
-	for _, a := range addrs {
-		out.IPs = append(out.IPs, p.decide(a))
+	out := Result{Self: in.Self, IPs: make([]IP, len(addrs))}
+	// even gathers, per pool spread evenly, the addresses to elect
+	// together once every address has been scoped.
+	var even map[string][]spreadItem
+	for i, ai := range addrs {
+		res, advs := p.scope(ai)
+		out.IPs[i] = res
+		switch {
+		case advs == nil:
+		case p.evenPools[res.Pool]:
+			if even == nil {
+				even = map[string][]spreadItem{}
+			}
+			even[res.Pool] = append(even[res.Pool], spreadItem{ai: ai, advs: advs, out: &out.IPs[i]})
+		default:
+			p.finish(&out.IPs[i], ai, advs, p.elect(ai, advs))
+		}
+	}
+	for _, pool := range sortedKeys(even) {
+		p.spread(even[pool])
 	}
 	return out
 }
@@ -29,15 +46,18 @@ func Decide(in *Input) Result {
 // prepared is Input indexed for the per-address work.
 type prepared struct {
 	in *Input
-	// usable are the nodes that may announce anything: live, network
-	// available, not excluded, with published interfaces; nameHashes are
-	// their nameHash, so each rank costs only the address part.
-	usable     []*Node
+	// cands are the nodes that may announce something, now or once they
+	// are live again: not excluded, with published interfaces; live[j]
+	// tells whether cands[j] may announce now (a live member whose
+	// network is available); nameHashes are their nameHash, so each rank
+	// costs only the address part.
+	cands      []*Node
+	live       []bool
 	nameHashes []uint64
-	// self is the index of Input.Self in usable, -1 when absent.
+	// self is the index of Input.Self in cands, -1 when absent.
 	self int
 	// advs are the L2 advertisements; selects[i][j] tells whether advs[i]
-	// selects usable[j].
+	// selects cands[j].
 	advs    []*config.L2Advertisement
 	selects [][]bool
 	// advsByPool lists the indexes into advs of each pool's advertisements.
@@ -46,9 +66,11 @@ type prepared struct {
 	// Service).
 	svcSels [][]labels.Selector
 	// prefs[i][j] is the sum of the weights of advs[i]'s
-	// preferredNodeSelectors that select usable[j] (0 when advs[i] does
-	// not select usable[j]).
+	// preferredNodeSelectors that select cands[j] (0 when advs[i] does
+	// not select cands[j]).
 	prefs [][]int
+	// evenPools are the pools some advertisement spreads evenly.
+	evenPools map[string]bool
 	// members is Input.Members as a set.
 	members map[string]bool
 }
@@ -68,17 +90,18 @@ type addrInfo struct {
 }
 
 func prepare(in *Input) *prepared {
-	p := &prepared{in: in, members: make(map[string]bool, len(in.Members)), advsByPool: map[string][]int{}, self: -1}
+	p := &prepared{in: in, members: make(map[string]bool, len(in.Members)), advsByPool: map[string][]int{}, evenPools: map[string]bool{}, self: -1}
 	for _, m := range in.Members {
 		p.members[m] = true
 	}
 	for i := range in.Nodes {
 		n := &in.Nodes[i]
-		if p.members[n.Name] && !n.NetworkUnavailable && !excluded(n) && n.Interfaces != nil {
+		if !excluded(n) && n.Interfaces != nil {
 			if n.Name == in.Self {
-				p.self = len(p.usable)
+				p.self = len(p.cands)
 			}
-			p.usable = append(p.usable, n)
+			p.cands = append(p.cands, n)
+			p.live = append(p.live, p.members[n.Name] && !n.NetworkUnavailable)
 			p.nameHashes = append(p.nameHashes, nameHash(n.Name))
 		}
 	}
@@ -88,33 +111,36 @@ func prepare(in *Input) *prepared {
 	for i := range in.Config.L2Advertisements {
 		a := &in.Config.L2Advertisements[i]
 		sels := compile(a.NodeSelectors)
-		row := make([]bool, len(p.usable))
-		for j, n := range p.usable {
+		row := make([]bool, len(p.cands))
+		for j, n := range p.cands {
 			row[j] = matchesAny(sels, n.Labels)
 		}
 		idx := len(p.advs)
 		p.advs = append(p.advs, a)
 		p.selects = append(p.selects, row)
 		p.svcSels = append(p.svcSels, compile(a.ServiceSelectors))
-		p.prefs = append(p.prefs, preferenceWeights(a, row, p.usable))
+		p.prefs = append(p.prefs, preferenceWeights(a, row, p.cands))
 		for _, pool := range a.Pools {
 			p.advsByPool[pool] = append(p.advsByPool[pool], idx)
+			if a.Even {
+				p.evenPools[pool] = true
+			}
 		}
 	}
 	return p
 }
 
-// preferenceWeights returns, per usable node, the sum of the weights of
+// preferenceWeights returns, per candidate node, the sum of the weights of
 // a's preferredNodeSelectors that select it; 0 for the nodes a does not
 // select (selected[j]), whom a's preferences do not concern.
-func preferenceWeights(a *config.L2Advertisement, selected []bool, usable []*Node) []int {
-	out := make([]int, len(usable))
+func preferenceWeights(a *config.L2Advertisement, selected []bool, cands []*Node) []int {
+	out := make([]int, len(cands))
 	for _, pref := range a.PreferredNodes {
 		sel, err := metav1.LabelSelectorAsSelector(&pref.Selector)
 		if err != nil {
 			continue // config.Build refuses such selectors
 		}
-		for j, n := range usable {
+		for j, n := range cands {
 			if selected[j] && sel.Matches(labels.Set(n.Labels)) {
 				out[j] += pref.Weight
 			}
@@ -200,50 +226,109 @@ func (p *prepared) addresses() []*addrInfo {
 	return out
 }
 
-// decide elects the node for one address.
-func (p *prepared) decide(ai *addrInfo) IP {
-	res := IP{Addr: ai.addr, Services: ai.services}
+// scope starts the decision for one address: its pool and the
+// advertisements that apply to it. When none applies, advs is nil and
+// res.Reason says why.
+func (p *prepared) scope(ai *addrInfo) (res IP, advs []int) {
+	res = IP{Addr: ai.addr, Services: ai.services}
 	if p.in.Config == nil {
 		res.Reason = "no configuration has been read yet"
-		return res
+		return res, nil
 	}
 	pool, ok := p.in.Config.PoolFor(ai.addr)
 	if !ok {
 		res.Reason = "the address is in no IPAddressPool"
-		return res
+		return res, nil
 	}
 	res.Pool = pool.Name
-	advs := p.advsByPool[pool.Name]
+	advs = p.advsByPool[pool.Name]
 	if len(advs) == 0 {
 		res.Reason = "no L2Advertisement selects IPAddressPool " + quote(pool.Name)
-		return res
+		return res, nil
 	}
 	advs = p.forServices(advs, ai)
 	if len(advs) == 0 {
 		res.Reason = "no L2Advertisement of IPAddressPool " + quote(pool.Name) + " selects the Service by its labels (spec.serviceSelectors)"
-		return res
+		return res, nil
 	}
-	var e election
-	for j, n := range p.usable {
-		if !ai.anyCluster && !ai.endpoints[n.Name] {
-			continue
-		}
-		if p.answersOn(ai.addr, advs, j, nil) {
-			score := 0
-			for _, i := range advs {
-				score += p.prefs[i][j]
-			}
-			e.offer(n.Name, score, rankFrom(p.nameHashes[j], ai.addr))
+	return res, advs
+}
+
+// elect returns the index in cands of the node answering for the address
+// by the hash election, -1 when none may.
+func (p *prepared) elect(ai *addrInfo, advs []int) int {
+	best := pick{j: -1}
+	for j := range p.cands {
+		if p.servable(ai, j) && p.answersOn(ai.addr, advs, j, nil) {
+			best = p.better(best, p.offer(ai.addr, advs, j))
 		}
 	}
-	res.Node = e.winner
-	switch res.Node {
-	case "":
+	return best.j
+}
+
+// servable reports whether candidate j may announce the address now, its
+// interfaces aside: it is live and, when every Service holding the address
+// has the Local policy, it has a ready endpoint of one of them.
+func (p *prepared) servable(ai *addrInfo, j int) bool {
+	return p.live[j] && (ai.anyCluster || ai.endpoints[p.cands[j].Name])
+}
+
+// score is candidate j's preference score under the advertisements advs.
+func (p *prepared) score(advs []int, j int) int {
+	s := 0
+	for _, i := range advs {
+		s += p.prefs[i][j]
+	}
+	return s
+}
+
+// pick is candidate j for one address, with its preference score and
+// rank; j is -1 for none.
+type pick struct {
+	j     int
+	score int
+	rank  uint64
+}
+
+// offer returns candidate j as a pick for address a.
+func (p *prepared) offer(a netip.Addr, advs []int, j int) pick {
+	return pick{j: j, score: p.score(advs, j), rank: rankFrom(p.nameHashes[j], a)}
+}
+
+// better returns the winner of two picks for one address: the higher
+// score, then the lower rank, then the smaller name; any pick beats none.
+func (p *prepared) better(x, y pick) pick {
+	switch {
+	case x.j < 0:
+		return y
+	case y.j < 0:
+		return x
+	case x.score != y.score:
+		if y.score > x.score {
+			return y
+		}
+		return x
+	case x.rank != y.rank:
+		if y.rank < x.rank {
+			return y
+		}
+		return x
+	case p.cands[y.j].Name < p.cands[x.j].Name:
+		return y
+	}
+	return x
+}
+
+// finish completes res with its winner, candidate index w (-1: none).
+func (p *prepared) finish(res *IP, ai *addrInfo, advs []int, w int) {
+	if w < 0 {
 		res.Reason = p.why(ai, advs)
-	case p.in.Self:
+		return
+	}
+	res.Node = p.cands[w].Name
+	if w == p.self {
 		res.Interfaces = p.interfaces(ai.addr, advs, p.self)
 	}
-	return res
 }
 
 // forServices keeps the advertisements whose serviceSelectors select some
@@ -258,11 +343,11 @@ func (p *prepared) forServices(advs []int, ai *addrInfo) []int {
 	return out
 }
 
-// answersOn reports whether usable node j has an interface to answer for a
+// answersOn reports whether candidate j has an interface to answer for a
 // on, through any of the advertisements advs. When add is not nil it is
 // called with every such interface instead of stopping at the first.
 func (p *prepared) answersOn(a netip.Addr, advs []int, j int, add func(string)) bool {
-	n := p.usable[j]
+	n := p.cands[j]
 	found := false
 	for _, ai := range advs {
 		if !p.selects[ai][j] {
@@ -299,8 +384,8 @@ func eligibleInterface(adv *config.L2Advertisement, ifc *Interface, a netip.Addr
 	return false
 }
 
-// interfaces lists, sorted and without repeats, the interfaces usable node
-// j answers for a on.
+// interfaces lists, sorted and without repeats, the interfaces candidate j
+// answers for a on.
 func (p *prepared) interfaces(a netip.Addr, advs []int, j int) []string {
 	var out []string
 	p.answersOn(a, advs, j, func(name string) {

@@ -46,6 +46,15 @@
 // spread evenly over the candidates. The hash is part of the protocol between
 // speakers of different versions: it must never change.
 //
+// # Even spread
+//
+// The addresses of a pool that some L2Advertisement selecting it spreads
+// Even (spec.spread) are elected together instead (spread.go): the same
+// order of score then rank, but no node takes more than ceil(addresses /
+// nodes) of the pool's addresses while another candidate has room. The
+// shares are computed over the candidates live or not, so liveness moves
+// only the addresses of the nodes that fail.
+//
 // # BGP
 //
 // DecideBGP is the BGP counterpart, for the node running it only (there is

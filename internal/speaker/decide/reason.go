@@ -14,9 +14,11 @@ func (p *prepared) why(ai *addrInfo, advs []int) string {
 	if len(p.in.Nodes) == 0 {
 		return "no node is known"
 	}
-	usableIdx := make(map[string]int, len(p.usable))
-	for j, n := range p.usable {
-		usableIdx[n.Name] = j
+	usableIdx := make(map[string]int, len(p.cands))
+	for j, n := range p.cands {
+		if p.live[j] {
+			usableIdx[n.Name] = j
+		}
 	}
 	var c struct{ dead, unavailable, excluded, unpublished, unselected, noInterface, noEndpoint int }
 	for i := range p.in.Nodes {
@@ -55,8 +57,8 @@ func (p *prepared) why(ai *addrInfo, advs []int) string {
 	return fmt.Sprintf("no node may announce it: of %d nodes, %s", len(p.in.Nodes), strings.Join(parts, ", "))
 }
 
-// selectedByAny reports whether any of the advertisements selects usable
-// node j.
+// selectedByAny reports whether any of the advertisements selects
+// candidate j.
 func (p *prepared) selectedByAny(advs []int, j int) bool {
 	for _, ai := range advs {
 		if p.selects[ai][j] {
