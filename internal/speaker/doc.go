@@ -20,6 +20,14 @@
 //     (opened when first needed, closed when unused), one ServiceL2Status
 //     per Service the node announces, an AnnouncingNodeChanged Event when
 //     the node takes a Service over, and the ironlb_layer2_* metrics;
+//   - the ConditionAnnounced condition on each Service this node reports
+//     (the speaker elected for the Service's first address among the live
+//     ones, so one writes per Service): True when every address in a pool
+//     is announced, in layer 2 or over BGP (decide.Cover), False naming
+//     the addresses that are not and why; NotAnnounced and Announced
+//     Events when a write changes it (once per change: each write is a
+//     merge patch with the resourceVersion read); and
+//     ironlb_speaker_services_not_announced;
 //   - BGP outputs (decide.DecideBGP): one bgp.Speaker per process, given
 //     the whole set of peers and routes on every recomputation (it applies
 //     only the difference); one ServiceBGPStatus per Service this node

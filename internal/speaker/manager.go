@@ -109,7 +109,7 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		opts: opts, client: mgr.GetClient(), cache: mgr.GetCache(), live: mgr.GetAPIReader(),
 		log: log, counters: &layer2.Counters{}, scan: scanInterfaces,
 		trigger: make(chan struct{}, 1), statusTrigger: make(chan struct{}, 1), joinTrigger: make(chan struct{}, 1),
-		bgpStatusTrigger: make(chan struct{}, 1),
+		bgpStatusTrigger: make(chan struct{}, 1), announcedTrigger: make(chan struct{}, 1),
 	}
 	s.responders = layer2Responders(opts.inNetNS, s.counters, log)
 	recorder := mgr.GetEventRecorder(EventSource)
@@ -121,6 +121,7 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		client: mgr.GetClient(), cache: mgr.GetCache(), node: opts.NodeName,
 		recorder: recorder, log: log, kind: bgpKind,
 	}
+	s.announced = &announcedWriter{client: mgr.GetClient(), cache: mgr.GetCache(), recorder: recorder, log: log}
 	s.bgp = newBGPAnnouncer(bgp.New(log.With("component", "bgp")), opts.NodeName, recorder, log)
 	reg := opts.Registry
 	if reg == nil {
@@ -129,6 +130,9 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	col := newLayer2Collector(s.counters, s.responders.counts, func() int { return int(s.memberN.Load()) })
 	if err := reg.Register(col); err != nil {
 		return nil, fmt.Errorf("registering the layer 2 metrics: %w", err)
+	}
+	if err := reg.Register(newNotAnnouncedGauge(func() int { return int(s.notAnnounced.Load()) })); err != nil {
+		return nil, fmt.Errorf("registering the announcement metrics: %w", err)
 	}
 	if err := reg.Register(newBGPCollector(s.bgp.metrics)); err != nil {
 		return nil, fmt.Errorf("registering the BGP metrics: %w", err)

@@ -19,7 +19,19 @@ const (
 	Layer2AnnouncedIPs          = "ironlb_layer2_announced_ips"
 	// SpeakerMembers has no family label.
 	SpeakerMembers = "ironlb_speaker_members"
+	// SpeakerServicesNotAnnounced has no label.
+	SpeakerServicesNotAnnounced = "ironlb_speaker_services_not_announced"
 )
+
+// newNotAnnouncedGauge exposes SpeakerServicesNotAnnounced, read at scrape
+// time from count.
+func newNotAnnouncedGauge(count func() int) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: SpeakerServicesNotAnnounced,
+		Help: "Services this speaker reports (it writes their ironlb.io/Announced condition) with an address no node announces. " +
+			"Summed over the speakers it is the cluster's count; a Service may count twice for a moment while membership changes.",
+	}, func() float64 { return float64(count()) })
+}
 
 // layer2Collector exposes the responders' counters (read at scrape time
 // from the layer2.Counters every responder of the speaker shares), the

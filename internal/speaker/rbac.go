@@ -2,7 +2,8 @@ package speaker
 
 // The permissions the speaker needs; `make generate` turns these markers
 // into config/rbac/speaker/role.yaml. Cluster-wide: Nodes (read, and patch
-// its own subnets annotation), Services and EndpointSlices (read),
+// its own subnets annotation), Services and EndpointSlices (read; and
+// patch the status of Services, for their ironlb.io/Announced condition),
 // ServiceL2Statuses and ServiceBGPStatuses (write, in the Services'
 // namespaces), Events. In the ironlb namespace only: the configuration
 // CRs, Secrets (BGP passwords and the memberlist Secret) and the legacy
@@ -11,6 +12,7 @@ package speaker
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services/status,verbs=patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ironlb.io,resources=servicel2statuses,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=ironlb.io,resources=servicel2statuses/status,verbs=get;update;patch

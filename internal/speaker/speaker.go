@@ -44,6 +44,7 @@ type Speaker struct {
 	status     *statusWriter
 	bgp        *bgpAnnouncer
 	bgpStatus  *statusWriter // ServiceBGPStatuses
+	announced  *announcedWriter
 	// scan lists the node's interfaces (in the node's network namespace).
 	scan func() ([]decide.Interface, error)
 
@@ -54,6 +55,9 @@ type Speaker struct {
 	configDirty   atomic.Bool   // the configuration must be rebuilt
 	// bgpStatusTrigger (buffered by one too): write ServiceBGPStatuses.
 	bgpStatusTrigger chan struct{}
+	// announcedTrigger (buffered by one too): write the Services'
+	// ConditionAnnounced.
+	announcedTrigger chan struct{}
 
 	// Set once in Start, before the loops run.
 	members  membership.Members
@@ -61,6 +65,9 @@ type Speaker struct {
 	fallback *membership.Set    // non-nil when falling back
 	memberN  atomic.Int64       // members seen at the last sync (metrics)
 	synced   atomic.Bool        // a sync has completed
+	// notAnnounced counts the Services this node reports as not
+	// announced at the last sync (metrics).
+	notAnnounced atomic.Int64
 
 	mu sync.Mutex // serializes sync and shutdown; guards the fields below
 	// snapshot is the configuration in use.
@@ -135,6 +142,7 @@ func (s *Speaker) Start(ctx context.Context) error {
 	wg.Go(func() { s.scanLoop(loopCtx) })
 	wg.Go(func() { s.statusLoop(loopCtx, s.status, s.statusTrigger) })
 	wg.Go(func() { s.statusLoop(loopCtx, s.bgpStatus, s.bgpStatusTrigger) })
+	wg.Go(func() { s.statusLoop(loopCtx, s.announced, s.announcedTrigger) })
 	wg.Go(func() { s.bgp.run(loopCtx) })
 	s.configDirty.Store(true)
 	s.loop(loopCtx)
@@ -181,9 +189,19 @@ func (s *Speaker) loop(ctx context.Context) {
 	}
 }
 
-// statusLoop writes the objects of w whenever the target changes (a kick
-// on trigger), retrying failures.
-func (s *Speaker) statusLoop(ctx context.Context, w *statusWriter, trigger chan struct{}) {
+// asyncWriter is what statusLoop drives: a writer working towards a
+// target set by sync.
+type asyncWriter interface {
+	// write brings what is written in line with the target; called again
+	// to retry when it fails. errStale means only conflicts failed.
+	write(ctx context.Context) error
+	// what names what is written, for messages.
+	what() string
+}
+
+// statusLoop runs w whenever the target changes (a kick on trigger),
+// retrying failures.
+func (s *Speaker) statusLoop(ctx context.Context, w asyncWriter, trigger chan struct{}) {
 	backoff := retryMin
 	var retry <-chan time.Time
 	for {
@@ -197,7 +215,11 @@ func (s *Speaker) statusLoop(ctx context.Context, w *statusWriter, trigger chan 
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn("writing "+w.k().name+"es failed; retrying", "error", err, "retryIn", backoff)
+			level := slog.LevelWarn
+			if errors.Is(err, errStale) {
+				level = slog.LevelDebug
+			}
+			s.log.Log(ctx, level, "writing "+w.what()+" failed; retrying", "error", err, "retryIn", backoff)
 			retry = time.After(backoff)
 			backoff = min(2*backoff, retryMax)
 			continue

@@ -190,6 +190,9 @@ func (w *statusWriter) adopt(ctx context.Context, live client.Reader) error {
 	return nil
 }
 
+// what names what the writer writes, for messages.
+func (w *statusWriter) what() string { return w.k().name + "es" }
+
 // setTarget replaces the state to reach.
 func (w *statusWriter) setTarget(t *statusTarget) { w.target.Store(t) }
 

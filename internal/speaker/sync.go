@@ -15,7 +15,8 @@ import (
 
 // sync gathers the inputs from the cache, decides, and applies the result:
 // the layer 2 responders, then the BGP sessions and routes, at once; the
-// ServiceL2Statuses and ServiceBGPStatuses on their own goroutines.
+// ServiceL2Statuses, ServiceBGPStatuses and the ConditionAnnounced of the
+// Services this node reports on their own goroutines.
 func (s *Speaker) sync(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,6 +82,10 @@ func (s *Speaker) sync(ctx context.Context) error {
 	s.logChanges(res)
 	s.status.setTarget(statusTargetOf(res, byKey, in.Members))
 	kick(s.statusTrigger)
+	at := announcedTargetOf(s.opts.NodeName, svcs.Items, &in, res, byKey)
+	s.notAnnounced.Store(int64(at.notAnnounced))
+	s.announced.setTarget(at)
+	kick(s.announcedTrigger)
 	bgpErr := s.syncBGP(ctx, nodes.Items, in.Services, byKey)
 	s.synced.Store(true)
 	return errors.Join(err, bgpErr)

@@ -36,7 +36,10 @@ var (
 // answered by the one node ServiceL2Status names and by nobody for an
 // unallocated address; failover after a crash and after a graceful stop;
 // externalTrafficPolicy Local following the endpoint; a pool in a subnet
-// node1 lacks never announced from node1; and a speaker and the controller
+// node1 lacks never announced from node1; serviceSelectors,
+// preferredNodeSelectors and spread: Even choosing the answering nodes; an
+// address no node can announce reported on its Service (condition and
+// Events) until one can; and a speaker and the controller
 // restarted during an invalid pool edit building the same configuration as
 // before, from the accepted record. Each subtest removes its
 // Services; the pools and the namespace go at the end.
@@ -65,6 +68,7 @@ func TestLayer2(t *testing.T) {
 	t.Run("serviceSelectors: relabelling a Service toggles its announcement", l.testServiceSelectors)
 	t.Run("preferredNodeSelectors: the preferred node answers, fails over and reclaims", l.testPreferredNodes)
 	t.Run("spread Even: 12 addresses 4 per node, a failure moves only the failed node's", l.testEvenSpread)
+	t.Run("Announced condition and Events: no node can announce, then one can", l.testAnnouncedCondition)
 	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
 

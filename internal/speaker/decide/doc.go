@@ -55,6 +55,14 @@
 // shares are computed over the candidates live or not, so liveness moves
 // only the addresses of the nodes that fail.
 //
+// # Coverage
+//
+// Cover turns a Result, and DecideBGP run for the live nodes where layer 2
+// elects nobody, into what the speakers report on each Service: whether
+// some node announces every address of it that lies in a pool, and for
+// each address nobody announces, why (the layer 2 reason and, when BGP is
+// in use, the BGP one).
+//
 // # BGP
 //
 // DecideBGP is the BGP counterpart, for the node running it only (there is
