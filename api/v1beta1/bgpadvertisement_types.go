@@ -48,6 +48,16 @@ type BGPAdvertisementSpec struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	LocalPref uint32 `json:"localPref,omitempty"`
 
+	// asPathPrepend lengthens the AS_PATH of the routes by prepending the
+	// local AS number (the session's: myASN, or localASN when the BGPPeer
+	// sets it) this many times more, so routers prefer other paths to the
+	// same prefix. Towards an eBGP peer the path then holds the local AS
+	// asPathPrepend + 1 times. When unset, nothing is prepended.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	AsPathPrepend int32 `json:"asPathPrepend,omitempty"`
+
 	// communities lists BGP communities attached to the routes. Each entry is
 	// a standard community AA:NN (two numbers 0-65535, such as 64512:100), a
 	// large community large:AA:BB:CC (three numbers 0-4294967295, such as

@@ -68,11 +68,22 @@ type BGPPeerSpec struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	PeerASN uint32 `json:"peerASN,omitempty"`
 
+	// localASN is the AS number the peer sees on this session instead of
+	// myASN, in the manner of a router's "local-as ASN no-prepend
+	// replace-as": the OPEN message carries it and the AS_PATH of the
+	// routes holds it alone, never myASN. The session is iBGP when it
+	// equals peerASN. When unset, myASN is used.
+	// +optional
+	// +kubebuilder:validation:Format=int64
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	LocalASN uint32 `json:"localASN,omitempty"`
+
 	// dynamicASN accepts whatever AS number the peer announces, within a
-	// kind: internal (must equal myASN, iBGP) or external (must differ from
-	// myASN, eBGP). Exactly one of peerASN and dynamicASN must be set.
-	// external is not supported yet: such a peer is not used (reason
-	// NotSupported on its Valid condition).
+	// kind: internal (must equal myASN, or localASN when set: iBGP) or
+	// external (must differ from it, eBGP). Exactly one of peerASN and
+	// dynamicASN must be set. external is not supported yet: such a peer
+	// is not used (reason NotSupported on its Valid condition).
 	// +optional
 	DynamicASN DynamicASNMode `json:"dynamicASN,omitempty"`
 

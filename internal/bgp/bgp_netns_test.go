@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -135,6 +136,34 @@ func (l *lab) waitKernel(t *testing.T, p netip.Prefix, d time.Duration, what str
 	}
 }
 
+// asPath returns the AS path of FRR's best path to p, as FRR prints it.
+func (l *lab) asPath(t *testing.T, p netip.Prefix) string {
+	t.Helper()
+	fam := "ipv4"
+	if p.Addr().Is6() {
+		fam = "ipv6"
+	}
+	var out struct {
+		Paths []struct {
+			ASPath struct {
+				String string `json:"string"`
+			} `json:"aspath"`
+			Bestpath *struct{} `json:"bestpath"`
+		} `json:"paths"`
+	}
+	j := l.frr.Vtysh("show bgp " + fam + " unicast " + p.String() + " json")
+	if err := json.Unmarshal([]byte(j), &out); err != nil {
+		t.Fatalf("show bgp %s json: %v\n%s", p, err, j)
+	}
+	for _, path := range out.Paths {
+		if path.Bestpath != nil {
+			return path.ASPath.String
+		}
+	}
+	t.Fatalf("show bgp %s json: no best path\n%s", p, j)
+	return ""
+}
+
 func present(s string) bool { return s != "" }
 func absent(s string) bool  { return s == "" }
 
@@ -170,6 +199,20 @@ func TestFRR(t *testing.T) {
 		if j := l.frr.Vtysh("show bgp ipv4 unicast json"); !strings.Contains(j, v4.String()) {
 			t.Errorf("show bgp ipv4 unicast json lacks %s:\n%s", v4, j)
 		}
+	})
+
+	// Seen failing with the AS_PATH attribute left out of pathAttributes:
+	// "FRR's view of 10.96.0.2/32: AS path "64513", want "64513 64513 64513"".
+	t.Run("AS_PATH prepend", func(t *testing.T) {
+		p := mustPrefix("10.96.0.2/32")
+		ebgp.Advertise(Route{Prefix: p, ASPathPrepend: 2})
+		l.waitKernel(t, p, testkit.Budget(propagation), "a route via the node", func(s string) bool { return strings.Contains(s, "via "+l.ebgp.IPv4.String()) })
+		// eBGP: GoBGP prepends the AS once more, as for every route.
+		if got, want := l.asPath(t, p), "64513 64513 64513"; got != want {
+			t.Errorf("FRR's view of %s: AS path %q, want %q", p, got, want)
+		}
+		ebgp.Advertise()
+		l.waitKernel(t, p, testkit.Budget(propagation), "no route", absent)
 	})
 
 	t.Run("withdraw", func(t *testing.T) {

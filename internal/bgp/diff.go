@@ -33,6 +33,7 @@ func routeEqual(a, b Route) bool {
 		slices.Equal(a.LargeCommunities, b.LargeCommunities) &&
 		(a.LocalPref == nil) == (b.LocalPref == nil) &&
 		(a.LocalPref == nil || *a.LocalPref == *b.LocalPref) &&
+		a.ASPathPrepend == b.ASPathPrepend &&
 		a.NextHopIPv4 == b.NextHopIPv4 && a.NextHopIPv6 == b.NextHopIPv6
 }
 

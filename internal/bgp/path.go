@@ -14,6 +14,9 @@ var (
 	familyIPv6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
 )
 
+// maxASPathPrepend bounds Route.ASPathPrepend (the API allows 1-10).
+const maxASPathPrepend = 10
+
 // nextHop picks the next hop of r towards p: the route's own for its family,
 // else the peer's, else — for the family of the session itself — the
 // unspecified address, which GoBGP replaces with the session's local address.
@@ -61,6 +64,18 @@ func pathAttributes(p Peer, r Route) (bgp.AddrPrefixInterface, []bgp.PathAttribu
 	}
 	if r.LocalPref != nil {
 		attrs = append(attrs, bgp.NewPathAttributeLocalPref(*r.LocalPref))
+	}
+	if n := r.ASPathPrepend; n > 0 {
+		if n > maxASPathPrepend {
+			return nil, nil, fmt.Errorf("route %s: ASPathPrepend %d: at most %d", r.Prefix, n, maxASPathPrepend)
+		}
+		asns := make([]uint32, n)
+		for i := range asns {
+			asns[i] = p.MyASN
+		}
+		attrs = append(attrs, bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{
+			bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, asns),
+		}))
 	}
 	if len(r.Communities) > 0 {
 		cs := make([]uint32, len(r.Communities))

@@ -63,6 +63,10 @@ type Route struct {
 	// LocalPref is sent on iBGP sessions only (eBGP drops it); nil means
 	// the default (100).
 	LocalPref *uint32
+	// ASPathPrepend is how many times the peer's MyASN starts the
+	// AS_PATH as originated (0-10); towards an eBGP peer GoBGP prepends
+	// MyASN once more, as for every route.
+	ASPathPrepend int
 	// NextHopIPv4 / NextHopIPv6 override the peer's next hop for a route
 	// of that family; zero means use the peer's.
 	NextHopIPv4, NextHopIPv6 netip.Addr

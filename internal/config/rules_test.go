@@ -324,6 +324,22 @@ func TestCrossObjectRules(t *testing.T) {
 			want: []string{`BGPAdvertisement "second" (CR): spec.localPref "200": BGPAdvertisement "first" already announces the routes of IPAddressPool "a" to the same peers with localPref 100`},
 		},
 		{
+			name: "clashing asPathPrepend for the same routes; unset clashes with nothing",
+			in: Input{Objects: Objects{
+				IPAddressPools: []v1beta1.IPAddressPool{pool("a", 0, "10.0.0.0/24")},
+				BGPAdvertisements: []v1beta1.BGPAdvertisement{
+					bgpAd("first", 0, v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"a"}, AsPathPrepend: 2}),
+					bgpAd("plain", 1, v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"a"}}),
+					bgpAd("second", 2, v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"a"}, AsPathPrepend: 3}),
+					bgpAd("big", 3, v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"a"}, AsPathPrepend: 11, Peers: []string{"other"}}),
+				},
+			}},
+			want: []string{
+				`BGPAdvertisement "second" (CR): spec.asPathPrepend "3": BGPAdvertisement "first" already announces the routes of IPAddressPool "a" to the same peers with asPathPrepend 2`,
+				`BGPAdvertisement "big" (CR): spec.asPathPrepend "11": must be 1 to 10 (or unset)`,
+			},
+		},
+		{
 			name: "different localPref for different aggregation lengths",
 			in: Input{Objects: Objects{
 				IPAddressPools: []v1beta1.IPAddressPool{pool("a", 0, "10.0.0.0/24")},

@@ -153,6 +153,9 @@ type BGPAdvertisement struct {
 	AggregationLengthV6 int
 	// LocalPref is the LOCAL_PREF sent to iBGP peers; 0 means none.
 	LocalPref uint32
+	// ASPathPrepend is how many more times the local AS is prepended to
+	// the AS_PATH (1-10); 0 means none.
+	ASPathPrepend int
 	// Communities are the resolved community values (aliases replaced),
 	// sorted and without repeats.
 	Communities []BGPCommunity
@@ -175,6 +178,9 @@ func (a *BGPAdvertisement) AllPeers() bool { return len(a.PeerNames) == 0 }
 type Peer struct {
 	Name  string
 	MyASN uint32
+	// LocalASN is the AS the peer sees instead of MyASN (spec.localASN);
+	// 0 means MyASN. See SessionASN.
+	LocalASN uint32
 	// PeerASN is 0 when DynamicASN ("internal" or "external") is set.
 	PeerASN    uint32
 	DynamicASN string
@@ -206,6 +212,15 @@ type Peer struct {
 	DisableMP              bool
 	DualStackAddressFamily bool
 	Origin                 Origin
+}
+
+// SessionASN is the AS number of ironlb's end of the session: LocalASN
+// when set, else MyASN.
+func (p *Peer) SessionASN() uint32 {
+	if p.LocalASN != 0 {
+		return p.LocalASN
+	}
+	return p.MyASN
 }
 
 // Password is a BGP password. It prints as "<redacted>" so a Snapshot can

@@ -110,10 +110,10 @@ func (b *builder) buildBGPAdvertisements(cands []candidate[v1beta1.BGPAdvertisem
 		return ad
 	})
 	r.resolveConflicts(func(a, b *BGPAdvertisement) bool {
-		return a.LocalPref == b.LocalPref && slices.Equal(a.Pools, b.Pools) && slices.Equal(a.Peers, b.Peers) &&
+		return a.LocalPref == b.LocalPref && a.ASPathPrepend == b.ASPathPrepend && slices.Equal(a.Pools, b.Pools) && slices.Equal(a.Peers, b.Peers) &&
 			a.AggregationLength == b.AggregationLength && a.AggregationLengthV6 == b.AggregationLengthV6 &&
 			reflect.DeepEqual(a.NodeSelectors, b.NodeSelectors) && reflect.DeepEqual(a.ServiceSelectors, b.ServiceSelectors)
-	}, refs.localPrefClash)
+	}, refs.attributeClash)
 	return r
 }
 
@@ -125,12 +125,17 @@ func (a *adRefs) validateBGPAdvertisement(c *candidate[v1beta1.BGPAdvertisement]
 		AggregationLength:   32,
 		AggregationLengthV6: 128,
 		LocalPref:           s.LocalPref,
+		ASPathPrepend:       int(s.AsPathPrepend),
 		PeerNames:           slices.Clone(s.Peers),
 		NodeSelectors:       cloneSelectors(s.NodeSelectors),
 		ServiceSelectors:    cloneSelectors(s.ServiceSelectors),
 	}
 	if c.name == "" {
 		p.add(v1beta1.ReasonInvalidSpec, "metadata.name", "", "missing; every advertisement needs a name")
+	}
+	if v := s.AsPathPrepend; v < 0 || v > 10 {
+		p.add(v1beta1.ReasonInvalidSpec, "spec.asPathPrepend", strconv.Itoa(int(v)), "must be 1 to 10 (or unset)")
+		ad.ASPathPrepend = 0
 	}
 	if v := s.AggregationLength; v != nil {
 		ad.AggregationLength = int(*v)
@@ -262,11 +267,15 @@ func (a *adRefs) resolvePeers(names []string, p *problems) []string {
 	return slices.Compact(out)
 }
 
-// localPrefClash reports two advertisements that would send the same route
-// to the same peer from the same node with different LOCAL_PREF values: a
-// route carries one LOCAL_PREF, so only one of them can win.
-func (a *adRefs) localPrefClash(v, other *BGPAdvertisement, otherName string, p *problems) bool {
-	if v.LocalPref == 0 || other.LocalPref == 0 || v.LocalPref == other.LocalPref {
+// attributeClash reports two advertisements that would send the same
+// route to the same peer from the same node with different LOCAL_PREF
+// values or AS_PATH prepends: a route carries one of each, so only one of
+// them could win. An unset value (0) clashes with nothing: the route takes
+// the other's.
+func (a *adRefs) attributeClash(v, other *BGPAdvertisement, otherName string, p *problems) bool {
+	lp := v.LocalPref != 0 && other.LocalPref != 0 && v.LocalPref != other.LocalPref
+	pp := v.ASPathPrepend != 0 && other.ASPathPrepend != 0 && v.ASPathPrepend != other.ASPathPrepend
+	if !lp && !pp {
 		return false
 	}
 	if !v.AllPeers() && !other.AllPeers() && !slices.ContainsFunc(v.Peers, func(n string) bool { return slices.Contains(other.Peers, n) }) {
@@ -282,9 +291,16 @@ func (a *adRefs) localPrefClash(v, other *BGPAdvertisement, otherName string, p 
 		pool, _ := find(a.poolList, n, poolName)
 		for _, r := range pool.Ranges {
 			if r.Is4() && v.AggregationLength == other.AggregationLength || !r.Is4() && v.AggregationLengthV6 == other.AggregationLengthV6 {
-				p.add(v1beta1.ReasonDuplicate, "spec.localPref", strconv.FormatUint(uint64(v.LocalPref), 10),
-					"BGPAdvertisement %q already announces the routes of IPAddressPool %q to the same peers with localPref %d; a route carries one LOCAL_PREF, so use the same value, or announce to different peers or from different nodes",
-					otherName, n, other.LocalPref)
+				if lp {
+					p.add(v1beta1.ReasonDuplicate, "spec.localPref", strconv.FormatUint(uint64(v.LocalPref), 10),
+						"BGPAdvertisement %q already announces the routes of IPAddressPool %q to the same peers with localPref %d; a route carries one LOCAL_PREF, so use the same value, or announce to different peers or from different nodes",
+						otherName, n, other.LocalPref)
+				}
+				if pp {
+					p.add(v1beta1.ReasonDuplicate, "spec.asPathPrepend", strconv.Itoa(v.ASPathPrepend),
+						"BGPAdvertisement %q already announces the routes of IPAddressPool %q to the same peers with asPathPrepend %d; a route carries one AS_PATH, so use the same value, or announce to different peers or from different nodes",
+						otherName, n, other.ASPathPrepend)
+				}
 				return true
 			}
 		}

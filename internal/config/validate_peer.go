@@ -31,7 +31,7 @@ func (b *builder) buildPeers(cands []candidate[v1beta1.BGPPeer], bfd *kindRun[v1
 func (b *builder) validatePeer(c *candidate[v1beta1.BGPPeer], p *problems, bfd *kindRun[v1beta1.BFDProfile, BFDProfile]) Peer {
 	s := &c.obj.Spec
 	peer := Peer{
-		Name: c.name, MyASN: s.MyASN, PeerASN: s.PeerASN, DynamicASN: string(s.DynamicASN),
+		Name: c.name, MyASN: s.MyASN, LocalASN: s.LocalASN, PeerASN: s.PeerASN, DynamicASN: string(s.DynamicASN),
 		Interface: s.Interface, Port: cmp.Or(s.PeerPort, DefaultBGPPort), NodeSelectors: cloneSelectors(s.NodeSelectors),
 		EBGPMultiHop: s.EBGPMultiHop, EnableGracefulRestart: s.EnableGracefulRestart, VRF: s.VRF,
 		DisableMP: s.DisableMP, DualStackAddressFamily: s.DualStackAddressFamily,
@@ -91,9 +91,10 @@ func (b *builder) checkASNs(s *v1beta1.BGPPeerSpec, p *problems) {
 		p.add(v1beta1.ReasonNotSupported, "spec.dynamicASN", string(s.DynamicASN),
 			"this version of ironlb does not run sessions with dynamicASN external; set spec.peerASN to the router's AS number (or dynamicASN internal for iBGP)")
 	}
-	ibgp := (s.PeerASN != 0 && s.PeerASN == s.MyASN) || s.DynamicASN == v1beta1.DynamicASNInternal
+	local := cmp.Or(s.LocalASN, s.MyASN)
+	ibgp := (s.PeerASN != 0 && s.PeerASN == local) || s.DynamicASN == v1beta1.DynamicASNInternal
 	if s.EBGPMultiHop && ibgp {
-		p.add(v1beta1.ReasonInvalidSpec, "spec.ebgpMultiHop", "true", "applies to eBGP only, and this is an iBGP session (the peer's AS equals myASN); remove it")
+		p.add(v1beta1.ReasonInvalidSpec, "spec.ebgpMultiHop", "true", "applies to eBGP only, and this is an iBGP session (the peer's AS equals myASN, or localASN when set); remove it")
 	}
 }
 

@@ -48,6 +48,7 @@ func (i *Interface) SetAddresses(ctx context.Context, addrs []netip.Addr) error 
 	for a := range i.addrs {
 		if !want[a] {
 			delete(i.addrs, a)
+			i.counters.release(i.name, a)
 			removed = append(removed, a)
 			if err := i.leaveGroupLocked(a); err != nil {
 				errs = append(errs, err)
@@ -60,7 +61,7 @@ func (i *Interface) SetAddresses(ctx context.Context, addrs []netip.Addr) error 
 			continue
 		}
 		i.gen++
-		i.addrs[a] = i.gen
+		i.addrs[a] = addrState{gen: i.gen, ctr: i.counters.acquire(i.name, a)}
 		added[a] = i.gen
 		if err := i.joinGroupLocked(a); err != nil {
 			errs = append(errs, err)

@@ -25,8 +25,8 @@ func (i *Interface) Reannounce(ctx context.Context) error {
 		return ErrClosed
 	}
 	batch := make(map[netip.Addr]uint64, len(i.addrs))
-	for a, gen := range i.addrs {
-		batch[a] = gen
+	for a, st := range i.addrs {
+		batch[a] = st.gen
 	}
 	if len(batch) == 0 {
 		i.mu.Unlock()
@@ -88,7 +88,7 @@ func (i *Interface) anyCurrent(batch map[netip.Addr]uint64) bool {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	for a, gen := range batch {
-		if i.addrs[a] == gen {
+		if i.addrs[a].gen == gen {
 			return true
 		}
 	}
@@ -124,7 +124,8 @@ func (i *Interface) announceRound(ctx context.Context, batch map[netip.Addr]uint
 func (i *Interface) announceOne(a netip.Addr, gen uint64) error {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	if i.addrs[a] != gen {
+	st := i.addrs[a]
+	if st.gen != gen {
 		return nil
 	}
 	if a.Is4() {
@@ -132,12 +133,12 @@ func (i *Interface) announceOne(a netip.Addr, gen uint64) error {
 		zero := make(net.HardwareAddr, macLen)
 		req, err := buildARP(arp.OperationRequest, i.mac, a, zero, a, ethernet.Broadcast)
 		if err == nil {
-			err = i.send(familyARP, req, ethernet.Broadcast, true)
+			err = i.send(familyARP, req, ethernet.Broadcast, true, st.ctr)
 		}
 		errs = append(errs, err)
 		rep, err := buildARP(arp.OperationReply, i.mac, a, ethernet.Broadcast, a, ethernet.Broadcast)
 		if err == nil {
-			err = i.send(familyARP, rep, ethernet.Broadcast, true)
+			err = i.send(familyARP, rep, ethernet.Broadcast, true, st.ctr)
 		}
 		return errors.Join(append(errs, err)...)
 	}
@@ -145,5 +146,5 @@ func (i *Interface) announceOne(a netip.Addr, gen uint64) error {
 	if err != nil {
 		return err
 	}
-	return i.send(familyNDP, na, allNodesMAC, true)
+	return i.send(familyNDP, na, allNodesMAC, true, st.ctr)
 }

@@ -33,13 +33,15 @@ func (i *Interface) handleARP(b []byte) {
 	if p.op != arp.OperationRequest || p.gratuitous() {
 		return
 	}
-	if _, ours := i.addrs[p.targetIP]; !ours {
+	st, ours := i.addrs[p.targetIP]
+	if !ours {
 		return
 	}
 	ctr.RequestsReceived.Add(1)
+	st.ctr.RequestsReceived.Add(1)
 	reply, err := buildARP(arp.OperationReply, i.mac, p.targetIP, p.senderMAC, p.senderIP, p.senderMAC)
 	if err == nil {
-		err = i.send(familyARP, reply, p.senderMAC, false)
+		err = i.send(familyARP, reply, p.senderMAC, false, st.ctr)
 	}
 	if err != nil {
 		i.log.Debug("answering ARP request", "address", p.targetIP, "asker", p.senderIP, "error", err)

@@ -1,16 +1,128 @@
 package layer2
 
-import "sync/atomic"
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
 
-// Counters are the responders' event counts, per address family. Every
-// field only grows and is safe for concurrent use. Pass the same *Counters
-// in Options to successive Interfaces (one per interface, or a new one
-// after a re-creation) and the counts survive them; the speaker binds them
-// to Prometheus counters with CounterFuncs or a collector reading them at
-// scrape time.
+// Counters are the responders' event counts: per address family, and per
+// address being answered for on each interface. Its methods are safe for
+// concurrent use, and the zero value is ready. Pass the same *Counters in
+// Options to successive Interfaces (one per interface, or a new one after
+// a re-creation) and the family counts survive them; the speaker reads
+// them at scrape time with a collector.
 type Counters struct {
-	ARP FamilyCounters // IPv4: ARP
-	NDP FamilyCounters // IPv6: neighbor discovery
+	ARP FamilyCounters // IPv4: ARP; only grows
+	NDP FamilyCounters // IPv6: neighbor discovery; only grows
+
+	// mu guards addrs.
+	mu sync.Mutex
+	// addrs holds the counters of every (interface, address) some open
+	// Interface answers for, and only those: an entry is made when an
+	// Interface starts answering for the address and removed when the
+	// last one stops (address removed, Interface closed), so the number
+	// of entries is bounded by what is answered now and a scrape never
+	// sees an address this node no longer announces. An address answered
+	// for again later starts from zero.
+	addrs map[addrKey]*addrRef
+}
+
+// addrKey names an address answered for on one interface.
+type addrKey struct {
+	iface string
+	addr  netip.Addr
+}
+
+// addrRef is an address's counters and how many Interfaces hold them (more
+// than one only while an Interface of the same name is being replaced).
+type addrRef struct {
+	refs int
+	c    *AddressCounters
+}
+
+// AddressCounters count the events of one address on one interface; only
+// grow; safe for concurrent use. The responders add to them without a lock.
+type AddressCounters struct {
+	// RequestsReceived counts what FamilyCounters.RequestsReceived
+	// counts, for this address.
+	RequestsReceived atomic.Uint64
+	// ResponsesSent counts what FamilyCounters.ResponsesSent counts, for
+	// this address.
+	ResponsesSent atomic.Uint64
+	// GratuitousSent counts what FamilyCounters.GratuitousSent counts,
+	// for this address.
+	GratuitousSent atomic.Uint64
+}
+
+// AddressCount is a plain copy of one address's counters.
+type AddressCount struct {
+	Interface        string
+	Addr             netip.Addr
+	RequestsReceived uint64
+	ResponsesSent    uint64
+	GratuitousSent   uint64
+}
+
+// acquire returns the counters of addr on iface, creating them when no
+// Interface answers for it yet. Every acquire is paired with a release.
+func (c *Counters) acquire(iface string, addr netip.Addr) *AddressCounters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.addrs == nil {
+		c.addrs = map[addrKey]*addrRef{}
+	}
+	k := addrKey{iface, addr}
+	r := c.addrs[k]
+	if r == nil {
+		r = &addrRef{c: new(AddressCounters)}
+		c.addrs[k] = r
+	}
+	r.refs++
+	return r.c
+}
+
+// release drops one hold on the counters of addr on iface, and them with
+// the last.
+func (c *Counters) release(iface string, addr netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := addrKey{iface, addr}
+	r := c.addrs[k]
+	if r == nil {
+		return
+	}
+	if r.refs--; r.refs <= 0 {
+		delete(c.addrs, k)
+	}
+}
+
+// Addresses returns the counters of every address answered for now,
+// sorted by address, then interface. It holds a lock only to copy the
+// pointers, never while the responders count.
+func (c *Counters) Addresses() []AddressCount {
+	c.mu.Lock()
+	out := make([]AddressCount, 0, len(c.addrs))
+	ptrs := make([]*AddressCounters, 0, len(c.addrs))
+	for k, r := range c.addrs {
+		out = append(out, AddressCount{Interface: k.iface, Addr: k.addr})
+		ptrs = append(ptrs, r.c)
+	}
+	c.mu.Unlock()
+	for i, p := range ptrs {
+		out[i].RequestsReceived = p.RequestsReceived.Load()
+		out[i].ResponsesSent = p.ResponsesSent.Load()
+		out[i].GratuitousSent = p.GratuitousSent.Load()
+	}
+	slices.SortFunc(out, func(a, b AddressCount) int {
+		if n := a.Addr.Compare(b.Addr); n != 0 {
+			return n
+		}
+		return strings.Compare(a.Interface, b.Interface)
+	})
+	return out
 }
 
 // FamilyCounters count one family's events.

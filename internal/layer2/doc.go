@@ -30,7 +30,8 @@
 //     on the node.
 //
 // Malformed frames are counted and dropped. [Counters] holds every count
-// per family; nothing is package-global.
+// per family, and requests, answers and announcements per address while it
+// is answered for; nothing is package-global.
 //
 // # Contract
 //

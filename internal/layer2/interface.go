@@ -98,7 +98,7 @@ type Interface struct {
 	// they decide on and write an answer or announcement, so once
 	// SetAddresses returns nothing more is sent for a removed address.
 	mu     sync.RWMutex
-	addrs  map[netip.Addr]uint64    // address -> generation that added it
+	addrs  map[netip.Addr]addrState // address -> its state
 	gen    uint64                   // last generation handed out
 	groups map[netip.Addr]*groupRef // solicited-node group -> its addresses
 	closed bool
@@ -107,6 +107,15 @@ type Interface struct {
 	healthMu    sync.Mutex
 	health      error // nil when the link is up and the responders run
 	healthFinal bool  // health never changes again
+}
+
+// addrState is what an Interface keeps of an address it answers for.
+type addrState struct {
+	// gen is the generation that added the address (never 0): an
+	// announcement scheduled for an earlier one is not sent.
+	gen uint64
+	// ctr is the address's counters, held from Counters while answered.
+	ctr *AddressCounters
 }
 
 // New opens the responders on the Ethernet interface ifaceName in the
@@ -161,7 +170,7 @@ func newInterface(name string, mac net.HardwareAddr, socks sockets, opts Options
 		schedule: slices.Clone(opts.AnnounceSchedule),
 		poll:     opts.LinkPollInterval,
 		socks:    socks,
-		addrs:    map[netip.Addr]uint64{},
+		addrs:    map[netip.Addr]addrState{},
 		groups:   map[netip.Addr]*groupRef{},
 	}
 	if i.counters == nil {
@@ -251,7 +260,10 @@ func (i *Interface) Close() error {
 		return nil
 	}
 	i.closed = true
-	i.addrs = map[netip.Addr]uint64{}
+	for a := range i.addrs {
+		i.counters.release(i.name, a)
+	}
+	i.addrs = map[netip.Addr]addrState{}
 	i.mu.Unlock()
 	i.healthMu.Lock()
 	i.health, i.healthFinal = ErrClosed, true

@@ -31,7 +31,8 @@ func (i *Interface) handleNDP(b []byte) {
 
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	if _, ours := i.addrs[m.target]; !ours {
+	st, ours := i.addrs[m.target]
+	if !ours {
 		return
 	}
 	if m.icmpType == icmpTypeNA {
@@ -40,6 +41,7 @@ func (i *Interface) handleNDP(b []byte) {
 		return
 	}
 	ctr.RequestsReceived.Add(1)
+	st.ctr.RequestsReceived.Add(1)
 	dst, dstMAC, solicited := m.src, m.linkAddr, true
 	switch {
 	case m.src.IsUnspecified():
@@ -49,7 +51,7 @@ func (i *Interface) handleNDP(b []byte) {
 	}
 	na, err := buildNA(i.mac, dstMAC, m.target, dst, solicited)
 	if err == nil {
-		err = i.send(familyNDP, na, dstMAC, false)
+		err = i.send(familyNDP, na, dstMAC, false, st.ctr)
 	}
 	if err != nil {
 		i.log.Debug("answering neighbor solicitation", "address", m.target, "asker", m.src, "error", err)

@@ -59,9 +59,11 @@ func (i *Interface) serve(f family, c frameConn, handle func([]byte)) {
 }
 
 // send writes frame to the Ethernet address dst on the family's socket and
-// counts it as an answer or, when gratuitous, an announcement. Callers
-// hold mu for reading, so nothing is sent for an address being removed.
-func (i *Interface) send(f family, frame []byte, dst net.HardwareAddr, gratuitous bool) error {
+// counts it as an answer or, when gratuitous, an announcement, in the
+// family's counters and in ac, the counters of the address it is about.
+// Callers hold mu for reading, so nothing is sent for an address being
+// removed.
+func (i *Interface) send(f family, frame []byte, dst net.HardwareAddr, gratuitous bool, ac *AddressCounters) error {
 	c := i.socks.arp
 	if f == familyNDP {
 		c = i.socks.ndp
@@ -77,8 +79,10 @@ func (i *Interface) send(f family, frame []byte, dst net.HardwareAddr, gratuitou
 	}
 	if gratuitous {
 		ctr.GratuitousSent.Add(1)
+		ac.GratuitousSent.Add(1)
 	} else {
 		ctr.ResponsesSent.Add(1)
+		ac.ResponsesSent.Add(1)
 	}
 	return nil
 }

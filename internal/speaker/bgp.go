@@ -112,6 +112,7 @@ func (s *Speaker) syncBGP(ctx context.Context, nodes []corev1.Node, svcs []decid
 		}
 	}
 	err := s.bgp.apply(ctx, &res, self, byKey)
+	s.announcedMetrics.setBGP(&res, svcs)
 	s.bgpStatus.setTarget(bgpStatusTargetOf(&res, byKey))
 	kick(s.bgpStatusTrigger)
 	return err
@@ -369,12 +370,14 @@ func toBGPPeer(p *config.Peer, na nodeAddrs) (bgp.Peer, error) {
 	switch p.DynamicASN {
 	case "":
 	case "internal":
-		peerASN = p.MyASN
+		peerASN = p.SessionASN()
 	default:
 		return fail("spec.dynamicASN %q is not supported by the speaker; set spec.peerASN", p.DynamicASN)
 	}
 	out := bgp.Peer{
-		Name: p.Name, Address: p.Address, Port: p.Port, MyASN: p.MyASN, PeerASN: peerASN,
+		// With localASN the whole session runs in that AS (replace-as):
+		// one GoBGP server per peer makes that the server's own AS.
+		Name: p.Name, Address: p.Address, Port: p.Port, MyASN: p.SessionASN(), PeerASN: peerASN,
 		SourceAddress: p.SourceAddress, RouterID: p.RouterID,
 		HoldTime: p.HoldTime, KeepaliveTime: p.KeepaliveTime, ConnectTime: p.ConnectTime,
 		Password: string(p.Password), EBGPMultiHop: p.EBGPMultiHop, GracefulRestart: p.EnableGracefulRestart, VRF: p.VRF,
@@ -446,6 +449,7 @@ func toBGPRoutes(routes []decide.BGPRoute, peers []bgp.Peer) []bgp.Route {
 			lp := r.LocalPref
 			br.LocalPref = &lp
 		}
+		br.ASPathPrepend = r.ASPathPrepend
 		out = append(out, br)
 	}
 	slices.SortStableFunc(out, func(a, b bgp.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })

@@ -124,6 +124,15 @@ func TestToBGPPeer(t *testing.T) {
 		t.Errorf("BFD, iBGP by dynamicASN, disableMP: %+v", got)
 	}
 
+	// localASN: the whole session runs in it (replace-as), and dynamicASN
+	// internal expects the peer in it too.
+	local := base
+	local.LocalASN = 64600
+	local.DynamicASN, local.PeerASN = "internal", 0
+	if got, err := toBGPPeer(&local, na); err != nil || got.MyASN != 64600 || got.PeerASN != 64600 {
+		t.Errorf("localASN 64600, dynamicASN internal: MyASN %d, PeerASN %d, %v; want both 64600", got.MyASN, got.PeerASN, err)
+	}
+
 	for name, p := range map[string]config.Peer{
 		"unnumbered":   {Name: "x", MyASN: 1, PeerASN: 2, Interface: "eth1"},
 		"external":     {Name: "x", MyASN: 1, DynamicASN: "external", Address: base.Address},
@@ -144,14 +153,14 @@ func TestToBGPRoutes(t *testing.T) {
 	v4only := bgp.Peer{Name: "v4only", Address: netip.MustParseAddr("10.0.0.2")}
 	routes := toBGPRoutes([]decide.BGPRoute{
 		{Prefix: netip.MustParsePrefix("10.0.0.150/32"), Peers: []string{"gone", "v4", "v4only"},
-			Communities: []config.BGPCommunity{{Global: 64513, Local1: 100}, {Large: true, Global: 1, Local1: 2, Local2: 3}}, LocalPref: 200},
+			Communities: []config.BGPCommunity{{Global: 64513, Local1: 100}, {Large: true, Global: 1, Local1: 2, Local2: 3}}, LocalPref: 200, ASPathPrepend: 2},
 		{Prefix: netip.MustParsePrefix("fd00::150/128"), Peers: []string{"v4", "v4only"}},
 		{Prefix: netip.MustParsePrefix("fd00::151/128"), Peers: []string{"v4only"}},
 	}, []bgp.Peer{v4, v4only})
 	lp := uint32(200)
 	want := []bgp.Route{
 		{Prefix: netip.MustParsePrefix("10.0.0.150/32"), Peers: []string{"v4", "v4only"},
-			Communities: []bgp.Community{64513<<16 | 100}, LargeCommunities: []bgp.LargeCommunity{{Global: 1, Local1: 2, Local2: 3}}, LocalPref: &lp},
+			Communities: []bgp.Community{64513<<16 | 100}, LargeCommunities: []bgp.LargeCommunity{{Global: 1, Local1: 2, Local2: 3}}, LocalPref: &lp, ASPathPrepend: 2},
 		{Prefix: netip.MustParsePrefix("fd00::150/128"), Peers: []string{"v4"}},
 	}
 	if diff := cmp.Diff(want, routes, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),

@@ -28,6 +28,11 @@
 //     Events when a write changes it (once per change: each write is a
 //     merge patch with the resourceVersion read); and
 //     ironlb_speaker_services_not_announced;
+//   - ironlb_speaker_announced{service,ip,protocol,node}: 1 per Service
+//     address this node announces, in layer 2 (elected for it) or over
+//     BGP (a route covers it), from each recomputation's decisions
+//     (announcedMetrics: two lists swapped atomically, read at scrape
+//     time), so a Service deleted or moved leaves no series behind;
 //   - BGP outputs (decide.DecideBGP): one bgp.Speaker per process, given
 //     the whole set of peers and routes on every recomputation (it applies
 //     only the difference); one ServiceBGPStatus per Service this node

@@ -134,6 +134,9 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	if err := reg.Register(newNotAnnouncedGauge(func() int { return int(s.notAnnounced.Load()) })); err != nil {
 		return nil, fmt.Errorf("registering the announcement metrics: %w", err)
 	}
+	if err := reg.Register(newAnnouncedCollector(&s.announcedMetrics, opts.NodeName)); err != nil {
+		return nil, fmt.Errorf("registering the announcement metrics: %w", err)
+	}
 	if err := reg.Register(newBGPCollector(s.bgp.metrics)); err != nil {
 		return nil, fmt.Errorf("registering the BGP metrics: %w", err)
 	}

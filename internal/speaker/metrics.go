@@ -17,6 +17,13 @@ const (
 	Layer2SendErrorsTotal       = "ironlb_layer2_send_errors_total"
 	Layer2ReceiveErrorsTotal    = "ironlb_layer2_receive_errors_total"
 	Layer2AnnouncedIPs          = "ironlb_layer2_announced_ips"
+	// The per-address counters have the labels ip (an address this node
+	// answers for now) and interface, instead of family. A series exists
+	// only while the address is answered for on the interface, and starts
+	// from zero when it is answered for again.
+	Layer2AddressRequestsReceivedTotal = "ironlb_layer2_address_requests_received_total"
+	Layer2AddressResponsesSentTotal    = "ironlb_layer2_address_responses_sent_total"
+	Layer2AddressGratuitousSentTotal   = "ironlb_layer2_address_gratuitous_sent_total"
 	// SpeakerMembers has no family label.
 	SpeakerMembers = "ironlb_speaker_members"
 	// SpeakerServicesNotAnnounced has no label.
@@ -34,16 +41,26 @@ func newNotAnnouncedGauge(count func() int) prometheus.Collector {
 }
 
 // layer2Collector exposes the responders' counters (read at scrape time
-// from the layer2.Counters every responder of the speaker shares), the
-// number of addresses this node answers for, and the live speakers.
+// from the layer2.Counters every responder of the speaker shares), per
+// family and per address answered for, the number of addresses this node
+// answers for, and the live speakers.
 type layer2Collector struct {
-	counters  *layer2.Counters
+	counters *layer2.Counters
+	// addresses is counters.Addresses; tests replace it.
+	addresses func() []layer2.AddressCount
 	announced func() (v4, v6 int)
 	members   func() int
 
 	counterDescs []counterDesc
+	addrDescs    []addrCounterDesc
 	announcedD   *prometheus.Desc
 	membersD     *prometheus.Desc
+}
+
+// addrCounterDesc is one per-address counter and how to read it.
+type addrCounterDesc struct {
+	desc *prometheus.Desc
+	read func(layer2.AddressCount) uint64
 }
 
 // counterDesc is one counter and how to read it from FamilyCounts.
@@ -57,8 +74,19 @@ func newLayer2Collector(c *layer2.Counters, announced func() (int, int), members
 	counter := func(name, help string, read func(layer2.FamilyCounts) uint64) counterDesc {
 		return counterDesc{prometheus.NewDesc(name, help, fam, nil), read}
 	}
+	addr := func(name, help string, read func(layer2.AddressCount) uint64) addrCounterDesc {
+		return addrCounterDesc{prometheus.NewDesc(name, help, []string{"ip", "interface"}, nil), read}
+	}
 	return &layer2Collector{
-		counters: c, announced: announced, members: members,
+		counters: c, addresses: c.Addresses, announced: announced, members: members,
+		addrDescs: []addrCounterDesc{
+			addr(Layer2AddressRequestsReceivedTotal, "ARP requests and neighbor solicitations received for an address this node answers for, on one interface.",
+				func(a layer2.AddressCount) uint64 { return a.RequestsReceived }),
+			addr(Layer2AddressResponsesSentTotal, "ARP replies and solicited neighbor advertisements sent for an address this node answers for, on one interface.",
+				func(a layer2.AddressCount) uint64 { return a.ResponsesSent }),
+			addr(Layer2AddressGratuitousSentTotal, "Gratuitous ARP and unsolicited neighbor advertisement frames sent for an address this node answers for, on one interface.",
+				func(a layer2.AddressCount) uint64 { return a.GratuitousSent }),
+		},
 		counterDescs: []counterDesc{
 			counter(Layer2RequestsReceivedTotal, "ARP requests and neighbor solicitations received for an announced address.",
 				func(f layer2.FamilyCounts) uint64 { return f.RequestsReceived }),
@@ -85,6 +113,9 @@ func (l *layer2Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range l.counterDescs {
 		ch <- c.desc
 	}
+	for _, c := range l.addrDescs {
+		ch <- c.desc
+	}
 	ch <- l.announcedD
 	ch <- l.membersD
 }
@@ -95,6 +126,12 @@ func (l *layer2Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range l.counterDescs {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(arp)), "IPv4")
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(ndp)), "IPv6")
+	}
+	for _, a := range l.addresses() {
+		ip := a.Addr.String()
+		for _, c := range l.addrDescs {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(a)), ip, a.Interface)
+		}
 	}
 	v4, v6 := l.announced()
 	ch <- prometheus.MustNewConstMetric(l.announcedD, prometheus.GaugeValue, float64(v4), "IPv4")

@@ -68,6 +68,9 @@ type Speaker struct {
 	// notAnnounced counts the Services this node reports as not
 	// announced at the last sync (metrics).
 	notAnnounced atomic.Int64
+	// announcedMetrics is what this node announces, per Service address,
+	// as the last sync decided it (metrics).
+	announcedMetrics announcedMetrics
 
 	mu sync.Mutex // serializes sync and shutdown; guards the fields below
 	// snapshot is the configuration in use.

@@ -79,6 +79,7 @@ func (s *Speaker) sync(ctx context.Context) error {
 
 	res := decide.Decide(&in)
 	err := s.responders.apply(ctx, res.ByInterface())
+	s.announcedMetrics.setLayer2(res)
 	s.logChanges(res)
 	s.status.setTarget(statusTargetOf(res, byKey, in.Members))
 	kick(s.statusTrigger)

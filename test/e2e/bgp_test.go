@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,10 @@ func TestBGP(t *testing.T) {
 
 	t.Run("BFD drops a failed node's routes", func(t *testing.T) {
 		testBFDNodeFail(t, l, p, name, ips)
+	})
+
+	t.Run("asPathPrepend and localASN reach the router", func(t *testing.T) {
+		testASPath(t, l, p, name, ips[0], uint32(st.NodeASN)) //nolint:gosec // an ASN fits
 	})
 
 	if err := l.cs.CoreV1().Services(l.ns).Delete(ctx, svc, metav1.DeleteOptions{}); err != nil {
@@ -500,6 +505,20 @@ func testBFDNodeFail(t *testing.T, l *l2Env, p lab.Plan, peer string, ips []neti
 	if err := l.cl.Patch(ctx, &bp, client.MergeFrom(orig)); err != nil {
 		t.Fatal(err)
 	}
+	// Undone before the profile goes (cleanups run last first), so the
+	// BGPPeer never names a missing profile.
+	t.Cleanup(func() {
+		var cur v1beta1.BGPPeer
+		if err := l.cl.Get(context.Background(), client.ObjectKey{Namespace: ironlbNamespace, Name: peer}, &cur); err != nil {
+			t.Errorf("reading BGPPeer %s: %v", peer, err)
+			return
+		}
+		before := cur.DeepCopy()
+		cur.Spec.BFDProfile = orig.Spec.BFDProfile
+		if err := l.cl.Patch(context.Background(), &cur, client.MergeFrom(before)); err != nil {
+			t.Errorf("restoring BGPPeer %s: %v", peer, err)
+		}
+	})
 	nodeIPs := map[string]netip.Addr{}
 	for _, n := range p.Nodes {
 		nodeIPs[n.Name] = n.IPv4
@@ -582,4 +601,139 @@ func testBFDNodeFail(t *testing.T, l *l2Env, p lab.Plan, peer string, ips []neti
 	// seconds (connect retry 1 s), its routes at once after.
 	eventually(t, testkit.Budget(5*time.Second), "the routes via every node after `lab node recover`", viaAll)
 	waitSessions(t, nodeIPs, true)
+}
+
+// testASPath edits the suite's BGPAdvertisement while it runs:
+// asPathPrepend 2 makes the router's paths to ip carry the node AS three
+// times (GoBGP prepends it once more towards an eBGP peer). Then the
+// suite's BGPPeer is replaced by one with myASN 64600 and localASN set to
+// the node AS the router expects: every node opens a new session, which
+// the router accepts only from the node AS, and the AS paths hold the node
+// AS alone, never 64600 — replace-as. The BGPPeer stays replaced for the
+// rest of the suite (the Service's withdrawal).
+//
+// Seen failing with the speaker handing GoBGP myASN instead of the
+// session's AS (toBGPPeer): "a new session from every node Established
+// with localASN: not within 40s: node node1 (10.200.0.11): no session
+// younger than the BGPPeer with localASN (Established false, for 0s)" —
+// the router refuses the OPEN from AS 64600. And with the AS_PATH
+// attribute left out (bgp.pathAttributes), internal/bgp's TestFRR fails
+// the same way this check would: AS path "64513", want "64513 64513
+// 64513".
+func testASPath(t *testing.T, l *l2Env, p lab.Plan, name string, ip netip.Addr, nodeASN uint32) {
+	ctx := context.Background()
+	prefix := netip.PrefixFrom(ip, ip.BitLen())
+	key := client.ObjectKey{Namespace: ironlbNamespace, Name: name}
+	edit := func(obj client.Object, f func()) {
+		t.Helper()
+		for range 5 {
+			if err := l.cl.Get(ctx, key, obj); err != nil {
+				t.Fatal(err)
+			}
+			f()
+			err := l.cl.Update(ctx, obj)
+			if err == nil {
+				return
+			}
+			if !apierrors.IsConflict(err) {
+				t.Fatal(err)
+			}
+		}
+		t.Fatalf("updating %s: conflicts", name)
+	}
+	wantPaths := func(what, want string) {
+		t.Helper()
+		// Expected: the speakers read the edit within a second and send the
+		// new path at once; the router installs it in milliseconds.
+		eventually(t, testkit.Budget(2*time.Second), what, func() error {
+			paths, err := routerASPaths(prefix)
+			if err != nil {
+				return err
+			}
+			if len(paths) != len(p.Nodes) {
+				return fmt.Errorf("%d paths to %s, want one per node: %q", len(paths), prefix, paths)
+			}
+			for _, got := range paths {
+				if got != want {
+					return fmt.Errorf("AS path %q, want %q (all paths: %q)", got, want, paths)
+				}
+			}
+			return nil
+		})
+	}
+	asn := strconv.FormatUint(uint64(nodeASN), 10)
+	wantPaths("one path per node with the node AS alone", asn)
+
+	adv := &v1beta1.BGPAdvertisement{}
+	edit(adv, func() { adv.Spec.AsPathPrepend = 2 })
+	t.Cleanup(func() { edit(adv, func() { adv.Spec.AsPathPrepend = 0 }) })
+	wantPaths("asPathPrepend 2 on the router's paths", strings.Repeat(asn+" ", 2)+asn)
+
+	// The suite's BGPPeer makes way for one in AS 64600 that presents the
+	// node AS to the router through localASN. A new name, so every node
+	// opens a new session (the same name with the same session AS would
+	// rightly keep the old one).
+	old := &v1beta1.BGPPeer{}
+	if err := l.cl.Get(ctx, key, old); err != nil {
+		t.Fatal(err)
+	}
+	local := &v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name + "-local"}, Spec: *old.Spec.DeepCopy()}
+	local.Spec.MyASN, local.Spec.LocalASN = 64600, nodeASN
+	if err := l.cl.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now()
+	if err := l.cl.Create(ctx, local); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.cl.Delete(context.Background(), local); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting BGPPeer %s: %v", local.Name, err)
+		}
+	})
+	// Expected: the speakers read the change within a second; a new
+	// session waits the connect retry (1 s), then OPEN: a few seconds.
+	// Only a session younger than the new BGPPeer counts.
+	eventually(t, testkit.Budget(5*time.Second), "a new session from every node Established with localASN", func() error {
+		out, err := vtysh("show bgp summary json")
+		if err != nil {
+			return err
+		}
+		for _, n := range p.Nodes {
+			up, ok := neighborUptime(out, n.IPv4)
+			if !ok || up > time.Since(created) {
+				return fmt.Errorf("node %s (%s): no session younger than the BGPPeer with localASN (Established %v, for %v)", n.Name, n.IPv4, ok, up)
+			}
+		}
+		return nil
+	})
+	wantPaths("the node AS alone on the router's paths (replace-as), prepended twice more", strings.Repeat(asn+" ", 2)+asn)
+}
+
+// routerASPaths returns the AS path of each of the router's paths to
+// prefix, as FRR prints them.
+func routerASPaths(prefix netip.Prefix) ([]string, error) {
+	afi := "ipv4"
+	if prefix.Addr().Is6() {
+		afi = "ipv6"
+	}
+	out, err := vtysh(fmt.Sprintf("show bgp %s unicast %s json", afi, prefix))
+	if err != nil {
+		return nil, err
+	}
+	var v struct {
+		Paths []struct {
+			ASPath struct {
+				String string `json:"string"`
+			} `json:"aspath"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		return nil, fmt.Errorf("show bgp %s json: %w\n%s", prefix, err, out)
+	}
+	paths := make([]string, len(v.Paths))
+	for i, p := range v.Paths {
+		paths[i] = p.ASPath.String
+	}
+	return paths, nil
 }

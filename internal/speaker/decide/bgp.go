@@ -71,6 +71,9 @@ type BGPRoute struct {
 	Communities []config.BGPCommunity
 	// LocalPref is the LOCAL_PREF (iBGP peers only); 0 means none.
 	LocalPref uint32
+	// ASPathPrepend is how many more times the session's AS is prepended
+	// to the AS_PATH; 0 means none.
+	ASPathPrepend int
 	// Services are the keys of the Services whose addresses the route
 	// covers, sorted.
 	Services []string
@@ -193,6 +196,7 @@ func DecideBGP(in *BGPInput) BGPResult {
 					if ibgp(p) {
 						ra.localPref = max(ra.localPref, ap.adv.LocalPref)
 					}
+					ra.prepend = max(ra.prepend, ap.adv.ASPathPrepend)
 					svcPeers[p.Name] = true
 				}
 			}
@@ -213,6 +217,7 @@ func DecideBGP(in *BGPInput) BGPResult {
 type routeAttrs struct {
 	communities map[config.BGPCommunity]bool
 	localPref   uint32
+	prepend     int
 	services    map[string]bool
 }
 
@@ -229,10 +234,10 @@ func groupRoutes(routes map[netip.Prefix]map[string]*routeAttrs) []BGPRoute {
 				comms = append(comms, c)
 			}
 			slices.SortFunc(comms, compareCommunity)
-			key := fmt.Sprint(comms, ra.localPref)
+			key := fmt.Sprint(comms, ra.localPref, ra.prepend)
 			g := groups[key]
 			if g == nil {
-				g = &BGPRoute{Prefix: prefix, Communities: comms, LocalPref: ra.localPref}
+				g = &BGPRoute{Prefix: prefix, Communities: comms, LocalPref: ra.localPref, ASPathPrepend: ra.prepend}
 				groups[key] = g
 			}
 			g.Peers = append(g.Peers, peer) // sorted: peers are visited in order
@@ -259,7 +264,7 @@ func ibgp(p *config.Peer) bool {
 	if p.DynamicASN != "" {
 		return p.DynamicASN == "internal"
 	}
-	return p.PeerASN == p.MyASN
+	return p.PeerASN == p.SessionASN()
 }
 
 // ParseBGPCommunities parses the value of AnnotationBGPCommunities:

@@ -166,6 +166,18 @@ func TestDecideBGP(t *testing.T) {
 		},
 		svcPeers: map[string][]string{"ns/a": {"router", "rr"}},
 	}, {
+		name: "asPathPrepend: the highest of the advertisements of one route (config refuses two values)",
+		advs: []v1beta1.BGPAdvertisement{
+			bgpAdv("a", v1beta1.BGPAdvertisementSpec{AsPathPrepend: 3}),
+			bgpAdv("b", v1beta1.BGPAdvertisementSpec{Peers: []string{"rr"}}),
+		},
+		self: "node3", services: []BGPService{bsvc("ns/a", "", svc("", ipMain))},
+		peers: []string{"router", "rr"},
+		routes: []BGPRoute{
+			{Prefix: p32, Peers: []string{"router", "rr"}, Communities: comms(), ASPathPrepend: 3, Services: []string{"ns/a"}},
+		},
+		svcPeers: map[string][]string{"ns/a": {"router", "rr"}},
+	}, {
 		name:     "an advertisement whose peers filter names none of the node's peers announces nothing",
 		advs:     []v1beta1.BGPAdvertisement{bgpAdv("rr-only", v1beta1.BGPAdvertisementSpec{Peers: []string{"rr"}})},
 		self:     "node1",
