@@ -58,6 +58,8 @@ type lab struct {
 	router                   *netnstest.Host
 	ebgp, ecmp, ibgp, md5Key *netnstest.Host
 	bfd, hold                *netnstest.Host
+	// v6 peers with the router over IPv6 addresses.
+	v6 *netnstest.Host
 	frr                      *frrtest.Router
 	net                      *netnstest.Network
 }
@@ -66,7 +68,7 @@ func newLab(t *testing.T) *lab {
 	t.Helper()
 	netnstest.Require(t, netnstest.Root, "ip", "vtysh", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd")
 	n := netnstest.New(t, netnstest.Options{Prefix: "ibgpt"})
-	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6), hold: n.AddHost("hold", 7), net: n}
+	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6), hold: n.AddHost("hold", 7), v6: n.AddHost("v6", 8), net: n}
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname router\n!\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n bgp bestpath as-path multipath-relax\n", routerASN, l.router.IPv4)
 	neighbors := []struct {
@@ -80,11 +82,14 @@ func newLab(t *testing.T) *lab {
 			fmt.Fprintf(&b, " neighbor %s password %s\n", nb.h.IPv4, nb.pw)
 		}
 	}
+	// The IPv6 session: both families over it.
+	fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers connect 1\n", l.v6.IPv6, nodeASN, l.v6.IPv6)
 	for _, af := range []string{"ipv4", "ipv6"} {
 		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 8\n  maximum-paths ibgp 8\n", af)
 		for _, nb := range neighbors {
 			fmt.Fprintf(&b, "  neighbor %s activate\n", nb.h.IPv4)
 		}
+		fmt.Fprintf(&b, "  neighbor %s activate\n", l.v6.IPv6)
 		b.WriteString(" exit-address-family\n")
 	}
 	// FRR's BGP does not follow BFD here (no "neighbor bfd"): the test
@@ -213,6 +218,28 @@ func TestFRR(t *testing.T) {
 		}
 		ebgp.Advertise()
 		l.waitKernel(t, p, testkit.Budget(propagation), "no route", absent)
+	})
+
+	// Seen failing with the peer's NextHopIPv4 left unset: SetPeers took
+	// it, and Advertise refused the IPv4 route ("no next hop for this
+	// family on a session to fd00:201::1").
+	t.Run("IPv6 session carries both families", func(t *testing.T) {
+		v6 := startRemote(t, l.v6)
+		peer := Peer{
+			Name: "router", Address: l.router.IPv6, MyASN: nodeASN, PeerASN: routerASN,
+			SourceAddress: l.v6.IPv6, RouterID: l.v6.IPv4,
+			HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, ConnectTime: time.Second,
+			NextHopIPv4: l.v6.IPv4,
+		}
+		v6.SetPeers(peer)
+		v6.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the IPv6 session Established")
+		p4, p6 := mustPrefix("10.96.0.6/32"), mustPrefix("fd00:96::6/128")
+		v6.Advertise(Route{Prefix: p4}, Route{Prefix: p6})
+		l.waitKernel(t, p4, testkit.Budget(propagation), "an IPv4 route via the node's IPv4 address", func(s string) bool { return strings.Contains(s, "via "+l.v6.IPv4.String()) })
+		l.waitKernel(t, p6, testkit.Budget(propagation), "an IPv6 route via the node", func(s string) bool { return strings.Contains(s, "via "+l.v6.IPv6.String()) })
+		v6.Advertise()
+		l.waitKernel(t, p4, testkit.Budget(propagation), "no route", absent)
+		l.waitKernel(t, p6, testkit.Budget(propagation), "no route", absent)
 	})
 
 	t.Run("withdraw", func(t *testing.T) {

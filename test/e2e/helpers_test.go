@@ -84,7 +84,11 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() er
 // httpGetFrom GETs http://addr/ from inside the namespace of host, as a
 // process on that host would, and returns the body.
 func httpGetFrom(ctx context.Context, host, addr string) (string, error) {
-	ns := e2e.prefix + host
+	return httpGetIn(ctx, e2e.prefix+host, addr)
+}
+
+// httpGetIn GETs http://addr/ from inside the network namespace ns.
+func httpGetIn(ctx context.Context, ns, addr string) (string, error) {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return lab.DialIn(ctx, ns, addr)
@@ -107,7 +111,7 @@ func httpGetFrom(ctx context.Context, host, addr string) (string, error) {
 		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s from %s: %s", addr, host, resp.Status)
+		return "", fmt.Errorf("GET %s from %s: %s", addr, ns, resp.Status)
 	}
 	return string(b), nil
 }

@@ -69,6 +69,9 @@ func TestLayer2(t *testing.T) {
 	t.Run("preferredNodeSelectors: the preferred node answers, fails over and reclaims", l.testPreferredNodes)
 	t.Run("spread Even: 12 addresses 4 per node, a failure moves only the failed node's", l.testEvenSpread)
 	t.Run("Announced condition and Events: no node can announce, then one can", l.testAnnouncedCondition)
+	t.Run("node eligibility while running moves the announcement", l.testNodeEligibility)
+	t.Run("ClusterIP hand-over: a waiting Service gets the address", l.testClusterIPHandover)
+	t.Run("mixed TCP and UDP on one address", l.testMixedProtocols)
 	t.Run("speaker metrics: announced gauge and per-address counters", l.testMetrics)
 	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
