@@ -8,6 +8,11 @@
 #   ${IRONLB_CACHE:-$HOME/.cache/ironlb}/k8s-<K8S_VERSION>/
 #       kube-apiserver etcd kubectl                         always
 #       kube-controller-manager kube-scheduler kube-proxy   with --all
+#       kubelet                                             with --all
+#
+# The default set is what the integration tests (envtest) run; --all adds
+# what only the lab runs: the rest of the control plane, kube-proxy, and the
+# kubelet of `ironlb lab up --kubelet real`.
 #
 # Versions are pinned in hack/k8s/versions.env. The Kubernetes commands are
 # built in a throwaway module (<dir>/src/k8s) that requires k8s.io/kubernetes
@@ -187,7 +192,7 @@ etcd_from_debian() {
 }
 
 want=(kube-apiserver etcd kubectl)
-$all && want+=(kube-controller-manager kube-scheduler kube-proxy)
+$all && want+=(kube-controller-manager kube-scheduler kube-proxy kubelet)
 total=$SECONDS
 k8s_todo=()
 etcd_todo=false

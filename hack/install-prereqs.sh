@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# hack/install-prereqs.sh [test|lab|all]
+# hack/install-prereqs.sh [test|lab|kubelet|all]
 #
 # Installs the Debian packages that ironlb's tests and local lab run, and only
 # those that are missing: one dpkg-query call decides, so a run with everything
@@ -11,7 +11,12 @@
 #         ndisc6, nftables, frr (a real BGP/BFD peer), openssl, procps, and
 #         gcc + libc6-dev for the race detector (cgo)
 #   lab   what the local lab adds: iptables and conntrack (kube-proxy), curl
-#   all   both (the default)
+#   kubelet  what `ironlb lab up --kubelet real` (and its e2e test) adds:
+#         containerd, runc and containernetworking-plugins (the CNI plugins
+#         in /usr/lib/cni). The lab runs a containerd of its own per node and
+#         never uses Debian's containerd.service, which apt enables on a
+#         machine with systemd (our machines have none)
+#   all   all three (the default)
 #
 # The control-plane binaries are not Debian packages: hack/build-k8s.sh builds
 # them.
@@ -19,13 +24,15 @@ set -euo pipefail
 
 test_pkgs=(iproute2 arping ndisc6 nftables frr openssl procps gcc libc6-dev)
 lab_pkgs=(iptables conntrack curl)
+kubelet_pkgs=(containerd runc containernetworking-plugins)
 
 case ${1:-all} in
 test) want=("${test_pkgs[@]}") ;;
 lab) want=("${lab_pkgs[@]}") ;;
-all) want=("${test_pkgs[@]}" "${lab_pkgs[@]}") ;;
+kubelet) want=("${kubelet_pkgs[@]}") ;;
+all) want=("${test_pkgs[@]}" "${lab_pkgs[@]}" "${kubelet_pkgs[@]}") ;;
 -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-*) echo "install-prereqs.sh: unknown set '$1' (valid: test, lab, all)" >&2; exit 2 ;;
+*) echo "install-prereqs.sh: unknown set '$1' (valid: test, lab, kubelet, all)" >&2; exit 2 ;;
 esac
 
 # missing: the wanted packages dpkg does not list as installed ("ii").

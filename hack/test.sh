@@ -61,6 +61,9 @@ step "control-plane binaries (with --all: the lab's too)" hack/build-k8s.sh --al
 # this step does the same build first (make image), so the test links from a
 # warm cache instead of compiling for minutes inside its timeout.
 step "image cross-build (make image: linux/amd64 + linux/arm64)" hack/image.sh
+# The pause and echo images `lab up --kubelet real` imports (e2e's
+# TestRealKubelet); a few seconds warm.
+step "lab images (pause, echo)" hack/lab-images.sh
 step "unit and integration tests (-race)" go_tests unit -race -timeout "$UNIT_TIMEOUT" ./...
 step "fuzz" hack/fuzz.sh
 # The end-to-end suite brings up a lab of its own (unique prefix, temporary

@@ -70,7 +70,7 @@ func labCommandFlags() lab.CommandFlags {
 
 func newLabUpCommand(dir *string) *cobra.Command {
 	o := lab.UpOptions{}
-	var family string
+	var family, kubelet string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring the lab up (replacing any lab in --dir, running or crashed)",
@@ -78,6 +78,9 @@ func newLabUpCommand(dir *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := lab.ParseIPFamily(family)
 			if err != nil {
+				return err
+			}
+			if o.Kubelet, err = lab.ParseKubeletMode(kubelet); err != nil {
 				return err
 			}
 			self, err := os.Executable()
@@ -98,6 +101,8 @@ func newLabUpCommand(dir *string) *cobra.Command {
 	cmd.Flags().StringVar(&o.Prefix, "prefix", lab.DefaultPrefix, "prefix of the lab's network namespace names")
 	cmd.Flags().StringVar(&o.K8sDir, "k8s-dir", "", "directory of the Kubernetes binaries (default $IRONLB_K8S_DIR, else hack/build-k8s.sh's cache)")
 	cmd.Flags().StringVar(&o.CRDDir, "crds", "", "directory of CRD manifests to apply (default config/crd/bases of this checkout)")
+	cmd.Flags().StringVar(&kubelet, "kubelet", string(lab.KubeletStandIn), "what runs Pods on the nodes: stand-in (the lab agent) or real (kubelet and containerd per node)")
+	cmd.Flags().StringVar(&o.Images, "images", "", "with --kubelet real: directory of OCI image tarballs imported into every node's containerd (default bin/lab-images of this checkout, from hack/lab-images.sh)")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,7 @@ type globalFlags struct {
 func newRootCommand() *cobra.Command {
 	g := &globalFlags{}
 	root := &cobra.Command{
-		Use:           "ironlb",
+		Use:           rootName(),
 		Short:         "ironlb: a network load balancer for bare-metal Kubernetes",
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -38,6 +39,16 @@ func newRootCommand() *cobra.Command {
 		newControllerCommand(),
 		newSpeakerCommand(),
 		newLabCommand(),
+		newStatusCommand(),
 	)
 	return root
+}
+
+// rootName is the command's name in help: "kubectl ironlb" when run as the
+// kubectl plugin kubectl-ironlb, else "ironlb".
+func rootName() string {
+	if filepath.Base(os.Args[0]) == "kubectl-ironlb" {
+		return "kubectl ironlb"
+	}
+	return "ironlb"
 }

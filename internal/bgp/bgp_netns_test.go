@@ -59,9 +59,9 @@ type lab struct {
 	ebgp, ecmp, ibgp, md5Key *netnstest.Host
 	bfd, hold                *netnstest.Host
 	// v6 peers with the router over IPv6 addresses.
-	v6 *netnstest.Host
-	frr                      *frrtest.Router
-	net                      *netnstest.Network
+	v6  *netnstest.Host
+	frr *frrtest.Router
+	net *netnstest.Network
 }
 
 func newLab(t *testing.T) *lab {

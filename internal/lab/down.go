@@ -39,6 +39,7 @@ func Down(ctx context.Context, o DownOptions) error {
 	}
 	prefix := o.Prefix
 	var errs []error
+	var sysctls map[string]string
 	if _, err := os.Stat(dir); err == nil {
 		unlock, err := lockDir(dir)
 		if err != nil {
@@ -47,6 +48,7 @@ func Down(ctx context.Context, o DownOptions) error {
 		defer unlock()
 		if s, err := LoadState(dir); err == nil {
 			prefix = s.Prefix
+			sysctls = s.HostSysctls
 			errs = append(errs, stopProcs(s, o.Out)...)
 			defer removeProcFiles(s)
 		} else if !errors.Is(err, ErrNoLab) {
@@ -58,6 +60,7 @@ func Down(ctx context.Context, o DownOptions) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, killInNamespaces(nss, o.Out)...)
+	errs = append(errs, cleanupRealNodes(dir, prefix, sysctls, o.Out)...)
 	// The lan namespace last.
 	lan := prefix + lanNamespace
 	var ordered []string
@@ -193,7 +196,7 @@ func removeProcFiles(s *State) {
 }
 
 // labFiles are the entries of a lab directory the lab creates.
-var labFiles = []string{stateFile, stateFile + ".tmp", "kubeconfig", "pki", installDir, "etcd", "router", "logs"}
+var labFiles = []string{stateFile, stateFile + ".tmp", "kubeconfig", "pki", installDir, "etcd", "router", "logs", nodesDir}
 
 // removeFiles deletes the lab's files from dir, then dir itself when
 // nothing else is left in it.
@@ -201,6 +204,18 @@ func removeFiles(dir string, keepLogs bool) error {
 	var errs []error
 	for _, name := range labFiles {
 		if keepLogs && (name == "logs" || name == "router") {
+			continue
+		}
+		// Never remove through a mount a real kubelet left (a volume,
+		// an overlay): cleanupRealNodes unmounts them first, or says why
+		// it could not.
+		left, err := MountsUnder(filepath.Join(dir, name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("not removing %s: reading its mounts: %w", filepath.Join(dir, name), err))
+			continue
+		}
+		if len(left) > 0 {
+			errs = append(errs, fmt.Errorf("not removing %s: mounts left below it: %s", filepath.Join(dir, name), strings.Join(left, " ")))
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {

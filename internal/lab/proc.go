@@ -124,8 +124,12 @@ type spawnSpec struct {
 	// Netns, when set, is the network namespace to run in (through
 	// `ip netns exec`, which execs the command: the PID stays the same).
 	Netns string
-	Args  []string
-	Env   []string
+	// NetOnly enters Netns with `nsenter --net=` instead: only the network
+	// namespace changes, /sys and the cgroup mounts stay the machine's
+	// (nsenter execs the command too).
+	NetOnly bool
+	Args    []string
+	Env     []string
 	// Log receives standard output and error (appended).
 	Log string
 }
@@ -136,7 +140,10 @@ type spawnSpec struct {
 // reap it) or exit, leaving it to init.
 func spawn(s spawnSpec) (*exec.Cmd, procStat, error) {
 	argv := s.Args
-	if s.Netns != "" {
+	switch {
+	case s.Netns != "" && s.NetOnly:
+		argv = append([]string{"nsenter", "--net=" + netnsPath(s.Netns), "--"}, argv...)
+	case s.Netns != "":
 		argv = append([]string{"ip", "netns", "exec", s.Netns}, argv...)
 	}
 	logf, err := os.OpenFile(s.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)

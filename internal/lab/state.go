@@ -37,6 +37,13 @@ type State struct {
 	Speakers bool `json:"speakers"`
 	// Controller is whether the lab runs the ironlb controller.
 	Controller bool `json:"controller"`
+	// Kubelet is what plays the kubelet; empty (older states) is the
+	// stand-in.
+	Kubelet KubeletMode `json:"kubelet,omitempty"`
+	// HostSysctls are the machine-wide sysctls real kubelets change, as
+	// they were before the first one started (key: path under
+	// /proc/sys); `down` writes them back.
+	HostSysctls map[string]string `json:"hostSysctls,omitempty"`
 	// Procs are keyed by name: "etcd", "kube-proxy/node1", ...
 	Procs map[string]*Proc `json:"procs"`
 }
@@ -57,11 +64,15 @@ type Proc struct {
 	Name string `json:"name"`
 	// Host is the short name of the host namespace it runs in; empty for
 	// the root namespace.
-	Host string   `json:"host,omitempty"`
-	Args []string `json:"args,omitempty"`
-	Env  []string `json:"env,omitempty"`
-	Log  string   `json:"log"`
-	PID  int      `json:"pid"`
+	Host string `json:"host,omitempty"`
+	// NetOnly processes enter only Host's network namespace (nsenter
+	// --net) instead of `ip netns exec`, which also remounts /sys and so
+	// hides the cgroup hierarchies: containerd and the kubelet need them.
+	NetOnly bool     `json:"netOnly,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	Log     string   `json:"log"`
+	PID     int      `json:"pid"`
 	// Start is the process start time in clock ticks since boot
 	// (/proc/PID/stat field 22): with PID, the process identity.
 	Start uint64 `json:"start"`

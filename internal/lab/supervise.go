@@ -12,7 +12,7 @@ import (
 // startProc spawns p (in its host's namespace, if any) and records its PID
 // and start time in p. The returned Cmd is the caller's to reap.
 func startProc(s *State, p Plan, pr *Proc) (*exec.Cmd, error) {
-	spec := spawnSpec{Args: pr.Args, Env: pr.Env, Log: pr.Log}
+	spec := spawnSpec{Args: pr.Args, Env: pr.Env, Log: pr.Log, NetOnly: pr.NetOnly}
 	if pr.Log == "" {
 		pr.Log = logPath(s.Dir, pr.Name)
 		spec.Log = pr.Log

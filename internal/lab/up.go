@@ -39,6 +39,13 @@ type UpOptions struct {
 	// from their definitions; Up refuses to start without every flag the
 	// lab sets (CommandFlags.Check).
 	Flags CommandFlags
+	// Kubelet selects the stand-in agent (default) or real kubelets with
+	// containerd per node.
+	Kubelet KubeletMode
+	// Images is the directory of OCI image tarballs imported into every
+	// node's containerd with real kubelets; empty means bin/lab-images of
+	// the checkout (hack/lab-images.sh).
+	Images string
 	// Out receives the progress lines.
 	Out io.Writer
 }
@@ -71,13 +78,25 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Kubelet == "" {
+		o.Kubelet = KubeletStandIn
+	}
+	var images []string
+	if o.Kubelet.Real() {
+		if err := CheckKubeletPrerequisites(k8sDir); err != nil {
+			return nil, err
+		}
+		if images, err = findImages(o.Images, o.Ironlb); err != nil {
+			return nil, err
+		}
+	}
 	pr := newProgress(o.Out)
 	if err := cleanupEarlier(ctx, dir, o.Prefix, pr); err != nil {
 		return nil, err
 	}
 	s := &State{
 		Version: stateVersion, Dir: dir, Prefix: o.Prefix, Nodes: o.Nodes, IPFamily: o.IPFamily,
-		K8sDir: k8sDir, Ironlb: o.Ironlb, CreatedAt: time.Now().UTC(),
+		K8sDir: k8sDir, Ironlb: o.Ironlb, CreatedAt: time.Now().UTC(), Kubelet: o.Kubelet,
 		Namespaces: p.Namespaces(), Procs: map[string]*Proc{},
 	}
 	if err := pr.step("lab directory "+dir, func() (string, error) { return "", prepareDir(s) }); err != nil {
@@ -110,6 +129,11 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	}
 	if err := pr.step("nodes, ironlb and the supervisor", func() (string, error) { return startNodes(s, p, o.Flags) }); err != nil {
 		return nil, withLogs(err, dir)
+	}
+	if o.Kubelet.Real() {
+		if err := upRealKubelets(ctx, s, p, cs, images, pr); err != nil {
+			return nil, withLogs(err, dir)
+		}
 	}
 	if err := pr.step("waiting for the agents and kube-proxy", func() (string, error) {
 		return "", waitHealthy(ctx, s, p, 2*time.Minute)
@@ -269,6 +293,12 @@ func populate(ctx context.Context, s *State, p Plan, cs kubernetes.Interface, cr
 		return "", err
 	}
 	for _, h := range p.Nodes {
+		if s.Kubelet.Real() {
+			if err := registerKubeletNode(ctx, cs, p, h); err != nil {
+				return "", err
+			}
+			continue
+		}
 		if _, err := ensureNode(ctx, cs, p, h); err != nil {
 			return "", err
 		}
@@ -310,7 +340,13 @@ func createMemberlistSecret(ctx context.Context, cs kubernetes.Interface) error 
 func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 	var procs []*Proc
 	for _, h := range p.Nodes {
-		procs = append(procs, kubeProxyProc(s, p, h), agentProc(s, h))
+		procs = append(procs, kubeProxyProc(s, p, h))
+		if s.Kubelet.Real() {
+			n := realNodePaths(s.Dir, h.Name)
+			procs = append(procs, containerdProc(h, n), kubeletProc(s, p, h, n))
+		} else {
+			procs = append(procs, agentProc(s, h))
+		}
 	}
 	ctrl, err := controllerProc(s, flags["controller"])
 	if err != nil {
@@ -323,6 +359,11 @@ func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 	procs = append(append(procs, ctrl), speakers...)
 	notes := []string{"ironlb controller", fmt.Sprintf("%d ironlb speakers", len(speakers))}
 	err = updateState(s.Dir, func(st *State) error {
+		if st.Kubelet.Real() {
+			if err := prepareRealNodes(st, p); err != nil {
+				return err
+			}
+		}
 		for _, pr := range procs {
 			st.Procs[pr.Name] = pr
 		}

@@ -260,11 +260,11 @@ func (a *bgpAnnouncer) onEvent(e bgp.PeerEvent) {
 	case e.State == up && prev != up:
 		a.log.Info("BGP session established", "peer", e.Peer, "address", addr)
 		a.recorder.Eventf(node, nil, corev1.EventTypeNormal, ReasonBGPSessionUp, actionBGPSession,
-			"BGP session from node %s to peer %s (%s) is established", a.node, e.Peer, addr)
+			"%s", sessionUpNote(a.node, e.Peer, addr))
 	case prev == up && e.State != up:
 		a.log.Warn("BGP session down", "peer", e.Peer, "address", addr, "state", e.State)
 		a.recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonBGPSessionDown, actionBGPSession,
-			"BGP session from node %s to peer %s (%s) went down (now %s)", a.node, e.Peer, addr, e.State)
+			"%s", sessionDownNote(a.node, e.Peer, addr, string(e.State)))
 	}
 }
 

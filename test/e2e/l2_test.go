@@ -73,6 +73,7 @@ func TestLayer2(t *testing.T) {
 	t.Run("ClusterIP hand-over: a waiting Service gets the address", l.testClusterIPHandover)
 	t.Run("mixed TCP and UDP on one address", l.testMixedProtocols)
 	t.Run("speaker metrics: announced gauge and per-address counters", l.testMetrics)
+	t.Run("ironlb status names the addresses and the announcing node", l.testStatusCommand)
 	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
 

@@ -1,0 +1,411 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/testkit"
+)
+
+// realLab is the small lab of TestRealKubelet, apart from the suite's:
+// its own directory and namespace prefix.
+type realLab struct {
+	dir, prefix string
+	cs          *kubernetes.Clientset
+}
+
+func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, e2e.ironlb, append([]string{"lab", "--dir", r.dir}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// TestRealKubelet brings up a two-node lab of its own with `--kubelet
+// real` (the pinned kubelet and one containerd per node) and wants: both
+// Nodes Ready from their kubelets; a bridge-CNI Pod on node1 and a
+// hostNetwork Pod on node2 Running and Ready by their readiness probes;
+// the bridge Pod reached from the client through node2's NodePort
+// (kube-proxy, crossing to node1 over the lab's pod routes) on every
+// family, and from node2 directly; then `lab down` leaves no process,
+// namespace, mount, cgroup, sysctl change or runtime file behind.
+//
+// Seen failing, each with the feature broken on purpose (binaries built
+// with the break, run through IRONLB_BIN):
+//   - the stand-in agent started instead of the kubelet: "lab up --kubelet
+//     real: exit status 1 ... kubelets: node node2 not Ready from its
+//     kubelet yet (kubelet version "ironlb-lab")".
+//   - containerd's sandbox image renamed to one not imported: "Pods
+//     Running and Ready: not within 20s: pod bridge: phase Pending, ready
+//     false, echo waiting: ContainerCreating".
+//   - no CNI configuration written: the kubelets report the network not
+//     ready, so `lab up` fails at "kubelets" too.
+//   - the nodes' routes to each other's pod CIDRs left out: "bridge Pod
+//     through node2's NodePort 10.200.0.12:30109: not within 10s: ...
+//     context deadline exceeded".
+//   - `down` without its real-node cleanup: "mounts left under ...",
+//     "cgroup /sys/fs/cgroup/memory/ie2k...-node1 left", "sysctl
+//     kernel/panic=10 after down, was 1", "runtime file
+//     /run/containerd/s/... left", "CNI result ... left" (and `down`
+//     itself refused to remove the nodes' directory through the mounts).
+func TestRealKubelet(t *testing.T) {
+	requireLab(t)
+	k8sDir, err := lab.FindK8sDir("")
+	if err != nil {
+		testkit.Unavailable(t, "%v", err)
+	}
+	if err := lab.CheckKubeletPrerequisites(k8sDir); err != nil {
+		testkit.Unavailable(t, "%v", err)
+	}
+	work := workDir(t)
+	r := &realLab{dir: filepath.Join(work, "lab"), prefix: "ie2k" + randomHex(3) + "-"}
+	images := labImages(t)
+	before := hostSnapshot(t)
+
+	start := time.Now()
+	t.Cleanup(func() { // a failed check still takes the lab down
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(15*time.Second))
+		defer cancel()
+		if out, err := r.ironlb(ctx, "down", "--prefix", r.prefix); err != nil {
+			t.Errorf("lab down: %v\n%s", err, out)
+		}
+	})
+	// Expected: ~17 s for two nodes with warm binaries (the control plane
+	// 6 s, images 1.5 s, Nodes Ready 1-4 s after their kubelets start).
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(30*time.Second))
+	defer cancel()
+	if out, err := r.ironlb(ctx, "up", "--prefix", r.prefix, "--nodes", "2", "--kubelet", "real", "--images", images,
+		"--crds", filepath.Join(repoRoot(), "config", "crd", "bases")); err != nil {
+		t.Fatalf("lab up --kubelet real: %v\n%s", err, out)
+	}
+	t.Logf("lab up --kubelet real with 2 nodes: %s", time.Since(start).Round(100*time.Millisecond))
+	if r.cs, err = lab.Clientset(r.dir); err != nil {
+		t.Fatal(err)
+	}
+
+	if !t.Run("Nodes Ready from their kubelets", r.testNodes) {
+		return
+	}
+	if !t.Run("Pods Running and Ready", r.testPods) {
+		return
+	}
+	t.Run("bridge Pod through a NodePort and across nodes", r.testTraffic)
+	t.Run("down leaves nothing behind", func(t *testing.T) { r.testDown(t, before) })
+}
+
+// workDir is a temporary directory FRR's user can reach (t.TempDir's
+// parent is closed to other users), removed when t ends unless something
+// is still mounted below it: removing through a mount would delete what
+// it shows.
+func workDir(t *testing.T) string {
+	t.Helper()
+	work, err := os.MkdirTemp("", "ironlb-e2e-kubelet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if left, err := lab.MountsUnder(work); err != nil || len(left) > 0 {
+			t.Errorf("keeping %s: mounts left below it (%v): %v", work, err, left)
+			return
+		}
+		_ = os.RemoveAll(work)
+	})
+	return work
+}
+
+// labImages returns the directory of the pause and echo images the lab
+// imports, built by hack/lab-images.sh — a prerequisite step of make test,
+// never run inside the test (a cold build compiles for minutes).
+func labImages(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(), "bin", "lab-images")
+	for _, f := range []string{"pause.tar", "echo.tar"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			testkit.Unavailable(t, "lab image %s: %v; run hack/lab-images.sh (make test's \"lab images\" step does)", f, err)
+		}
+	}
+	return dir
+}
+
+func (r *realLab) testNodes(t *testing.T) {
+	nodes, err := r.cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != 2 {
+		t.Fatalf("%d Nodes, want 2", len(nodes.Items))
+	}
+	for _, n := range nodes.Items {
+		info := n.Status.NodeInfo
+		if !lab.KubeletReady(&n) || !strings.HasPrefix(info.ContainerRuntimeVersion, "containerd://") {
+			t.Errorf("node %s: Ready from a kubelet %v, kubelet %q, runtime %q", n.Name, lab.KubeletReady(&n),
+				info.KubeletVersion, info.ContainerRuntimeVersion)
+		}
+	}
+}
+
+const (
+	echoImage = "ironlb-lab-echo:dev"
+	echoPort  = 8080
+	// hostnetPort is the hostNetwork Pod's port on node2's addresses.
+	hostnetPort = 18080
+)
+
+// echoPod is a Pod of the lab's echo image on node, answering on port
+// with a readiness probe there (Ready means the kubelet reached it).
+func echoPod(name, node string, port int, hostNetwork bool) *corev1.Pod {
+	env := func(name, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"kubernetes.io/hostname": node},
+			HostNetwork:  hostNetwork,
+			Containers: []corev1.Container{{
+				Name: "echo", Image: echoImage, ImagePullPolicy: corev1.PullNever,
+				Args: []string{"-listen=:" + strconv.Itoa(port)},
+				Env: []corev1.EnvVar{env("POD_NAME", "metadata.name"), env("POD_NAMESPACE", "metadata.namespace"),
+					env("NODE_NAME", "spec.nodeName")},
+				Ports: []corev1.ContainerPort{{ContainerPort: int32(port)}},
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt(port)}},
+					PeriodSeconds: 1,
+				},
+			}},
+		},
+	}
+}
+
+func (r *realLab) testPods(t *testing.T) {
+	ctx := context.Background()
+	pods := []*corev1.Pod{echoPod("bridge", "node1", echoPort, false), echoPod("hostnet", "node2", hostnetPort, true)}
+	for _, p := range pods {
+		if _, err := r.cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "bridge"},
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "bridge"},
+			IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicyPreferDualStack),
+			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(echoPort)}},
+		},
+	}
+	if _, err := r.cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// Expected: sandbox, CNI and container in ~2 s, Ready at the first
+	// 1 s probe (lab notes: 3.9-4.1 s with the default probe period).
+	eventually(t, testkit.Budget(5*time.Second), "Pods Running and Ready", func() error {
+		for _, p := range pods {
+			got, err := r.cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got.Status.Phase != corev1.PodRunning || !podReady(got) {
+				return fmt.Errorf("pod %s: phase %s, ready %v, %s", p.Name, got.Status.Phase, podReady(got), waitingReasons(got))
+			}
+		}
+		return nil
+	})
+	t.Logf("both Pods Ready %s after creation", time.Since(start).Round(100*time.Millisecond))
+}
+
+// waitingReasons describes why a Pod's containers are not running.
+func waitingReasons(p *corev1.Pod) string {
+	var out []string
+	for _, c := range p.Status.ContainerStatuses {
+		if w := c.State.Waiting; w != nil {
+			out = append(out, fmt.Sprintf("%s waiting: %s %s", c.Name, w.Reason, w.Message))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func (r *realLab) testTraffic(t *testing.T) {
+	ctx := context.Background()
+	plan, err := lab.NewPlan(r.prefix, 2, lab.DualStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, node2 := plan.Nodes[0], plan.Nodes[1]
+	bridge, err := r.cs.CoreV1().Pods("default").Get(ctx, "bridge", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := r.cs.CoreV1().Services("default").Get(ctx, "bridge", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodePort := uint16(svc.Spec.Ports[0].NodePort)
+	var podIPs []netip.Addr
+	for _, ip := range bridge.Status.PodIPs {
+		a := netip.MustParseAddr(ip.IP)
+		if !slices.ContainsFunc(plan.PodCIDRs(node1), func(c netip.Prefix) bool { return c.Contains(a) }) {
+			t.Errorf("bridge Pod IP %s outside node1's pod CIDRs %v", a, plan.PodCIDRs(node1))
+		}
+		podIPs = append(podIPs, a)
+	}
+	if len(podIPs) != 2 {
+		t.Fatalf("bridge Pod IPs %v, want one per family", podIPs)
+	}
+	client := r.prefix + "client"
+	for _, ip := range podIPs {
+		// The EndpointSlice follows Ready at once; kube-proxy programs it
+		// within a second. Expected: 1 s.
+		want := fmt.Sprintf("pod=default/bridge node=node1 ip=%s port=%d ", ip, echoPort)
+		via := node2.IPv4
+		if ip.Is6() {
+			via = node2.IPv6
+		}
+		target := netip.AddrPortFrom(via, nodePort).String()
+		eventually(t, testkit.Budget(time.Second), "bridge Pod through node2's NodePort "+target, func() error {
+			return answers(ctx, client, target, want)
+		})
+		direct := netip.AddrPortFrom(ip, echoPort).String()
+		if err := answers(ctx, r.prefix+"node2", direct, want); err != nil {
+			t.Errorf("node2 to the bridge Pod on node1 directly: %v", err)
+		}
+	}
+	hostnet := netip.AddrPortFrom(node2.IPv4, hostnetPort).String()
+	if err := answers(ctx, client, hostnet, fmt.Sprintf("ip=%s port=%d ", node2.IPv4, hostnetPort)); err != nil {
+		t.Errorf("hostNetwork Pod on node2: %v", err)
+	}
+}
+
+// answers GETs addr from the namespace ns and wants want in the answer.
+func answers(ctx context.Context, ns, addr, want string) error {
+	body, err := httpGetIn(ctx, ns, addr)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(body, want) {
+		return fmt.Errorf("GET %s from %s answered %q, want %q in it", addr, ns, strings.TrimSpace(body), want)
+	}
+	return nil
+}
+
+// hostState is what a lab with real kubelets may change on the machine
+// outside its namespaces and directory.
+type hostState struct {
+	sysctls map[string]string
+	// runtimeFiles are the shims' sockets and libcni's cached results,
+	// which a killed sandbox leaves (the loopback plugin's are named by
+	// container alone, so only a before-and-after comparison finds them).
+	runtimeFiles []string
+}
+
+func hostSnapshot(t *testing.T) hostState {
+	t.Helper()
+	sys, err := lab.ReadKubeletSysctls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, d := range []string{"/run/containerd/s", "/var/lib/cni/results"} {
+		for _, f := range dirNames(d) {
+			files = append(files, filepath.Join(d, f))
+		}
+	}
+	return hostState{sysctls: sys, runtimeFiles: files}
+}
+
+func dirNames(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func (r *realLab) testDown(t *testing.T, before hostState) {
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(15*time.Second))
+	defer cancel()
+	start := time.Now()
+	if out, err := r.ironlb(ctx, "down"); err != nil {
+		t.Errorf("lab down: %v\n%s", err, out) // and still look for what it left
+	}
+	t.Logf("lab down: %s", time.Since(start).Round(100*time.Millisecond))
+	checkNothingLeft(t, r.dir, r.prefix)
+	after := hostSnapshot(t)
+	for k, v := range before.sysctls {
+		if after.sysctls[k] != v {
+			t.Errorf("sysctl %s=%s after down, was %s", k, after.sysctls[k], v)
+		}
+	}
+	for _, f := range after.runtimeFiles {
+		if !slices.Contains(before.runtimeFiles, f) {
+			t.Errorf("runtime file %s left", f)
+		}
+	}
+}
+
+// checkNothingLeft wants no namespace, process, mount, cgroup or file of
+// the lab in dir with prefix.
+func checkNothingLeft(t *testing.T, dir, prefix string) {
+	t.Helper()
+	re := lab.NamespacePattern(prefix)
+	for _, ns := range dirNames("/run/netns") {
+		if re.MatchString(ns) {
+			t.Errorf("namespace %s left", ns)
+		}
+	}
+	// Processes: the lab's own and the shims name dir in their arguments;
+	// the containers' are in the cgroups checked below.
+	entries, err := os.ReadDir("/proc")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("listing /proc: %d entries, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), dir) {
+			t.Errorf("process %s still runs: %s", e.Name(), strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	mounts, err := lab.MountsUnder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounts) > 0 {
+		t.Errorf("mounts left under %s: %v", dir, mounts)
+	}
+	for _, h := range dirNames("/sys/fs/cgroup") {
+		for _, cg := range dirNames(filepath.Join("/sys/fs/cgroup", h)) {
+			if re.MatchString(cg) {
+				t.Errorf("cgroup /sys/fs/cgroup/%s/%s left", h, cg)
+			}
+		}
+	}
+	for _, f := range dirNames("/var/lib/cni/results") {
+		if strings.HasPrefix(f, prefix) {
+			t.Errorf("CNI result /var/lib/cni/results/%s left", f)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lab directory %s left (%v): %v", dir, err, dirNames(dir))
+	}
+}
