@@ -32,9 +32,12 @@ type BFDProfileSpec struct {
 	// +kubebuilder:validation:Maximum=60000
 	TransmitInterval *uint32 `json:"transmitInterval,omitempty"`
 
-	// detectMultiplier is how many control packets in a row may be lost
-	// before the session is declared down: the detection time is the
-	// peer's transmit interval times this number (2-255). Defaults to 3.
+	// detectMultiplier is sent to the router as this system's Detect
+	// Mult: the router declares the session down when no control packet
+	// from this system arrived for this many of this system's transmit
+	// intervals (as negotiated; RFC 5880 §6.8.4). How fast this system
+	// notices the router failing follows the router's own multiplier
+	// (2-255). Defaults to 3.
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=2

@@ -10,7 +10,7 @@ type Counters struct {
 	PacketsSent      uint64 // control packets written to the socket
 	SendErrors       uint64 // writes that failed
 	MalformedDropped uint64 // packets failing DecodeControl (incl. A bit set)
-	TTLDropped       uint64 // packets whose TTL / hop limit was not 255
+	TTLDropped       uint64 // packets with too low a TTL / hop limit: not 255 on single-hop (only the Manager counts these: they are dropped before lookup), below the session's MinimumTTL on multi-hop
 	UnknownDropped   uint64 // valid packets from an address with no session, or arriving while its queue is full
 	StateTransitions uint64 // every state change
 	Ups, Downs       uint64 // transitions into Up, and from Up to anything

@@ -1,6 +1,7 @@
 // Package bfd implements Bidirectional Forwarding Detection in asynchronous
-// mode for single-hop IPv4 and IPv6 sessions (RFC 5880, RFC 5881), so that
-// BGP can drop a session within a second of its path failing.
+// mode for single-hop (RFC 5880, RFC 5881) and multi-hop (RFC 5883) IPv4
+// and IPv6 sessions, so that BGP can drop a session within a second of its
+// path failing.
 //
 // Layers, from the inside out:
 //
@@ -16,19 +17,31 @@
 //   - Session runs one Machine in its own goroutine with real timers and
 //     sockets. Its methods never block on the network.
 //   - Manager owns the sessions and the sockets: one receive socket per
-//     local address on UDP port 3784, accepting only packets with TTL / hop
-//     limit 255 (RFC 5881 §5), and one send socket per session from a port
-//     in 49152–65535, sending with TTL / hop limit 255.
+//     local address and kind — UDP port 3784 for single-hop sessions
+//     (Manager.Add), accepting only packets with TTL / hop limit 255 (RFC
+//     5881 §5); port 4784 for multi-hop sessions (Manager.AddMultihop),
+//     accepting packets with at least the session's Profile.MinimumTTL
+//     (RFC 5883 §5) — and one send socket per session from a port in
+//     49152–65535, sending with TTL / hop limit 255 to the peer's 3784 or
+//     4784.
 //
 // State changes reach the caller through Options.OnChange, called from the
 // session's goroutine; Session.State gives the current state at any time.
 // Counters are plain structs (Manager.Counters, Session.Counters) for the
 // metrics code to export; the package keeps no global state.
 //
+// Sessions are matched to received packets by the peer's source address
+// (one session per peer address, single-hop or multi-hop), and then by Your
+// Discriminator when it is set.
+//
 // The echo function and demand mode are not implemented: Profile.Validate
 // refuses EchoMode; this system never sets the D bit and keeps sending
-// periodically even when the peer does. Only single-hop sessions exist, so
-// received packets must carry TTL / hop limit 255 and Profile.MinimumTTL is
-// validated but unused. IPv6 link-local peers (with a zone) are untested.
-// The package builds on Linux only.
+// periodically even when the peer does. The package builds on Linux only.
+//
+// Proven against FRR's bfdd (frr_netns_test.go, network namespaces): IPv4
+// and IPv6 single-hop sessions Up and detecting loss both ways (IPv6 with
+// global and with link-local addresses); each
+// Profile field as FRR sees it (intervals and multiplier in `show bfd
+// peers`, passive mode, the TTL checks); multi-hop sessions with a router
+// one routed hop away.
 package bfd

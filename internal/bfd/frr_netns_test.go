@@ -65,7 +65,19 @@ type frr struct {
 	logs bytes.Buffer
 }
 
+// startFRR starts zebra and bfdd with one peer block per (peer,
+// local-address) pair, at 300 ms intervals and multiplier 3.
 func startFRR(t *testing.T, router *netnstest.Host, peers ...[2]netip.Addr) *frr {
+	t.Helper()
+	conf := "hostname router\n!\nbfd\n"
+	for _, p := range peers {
+		conf += fmt.Sprintf(" peer %v local-address %v\n  receive-interval 300\n  transmit-interval 300\n  detect-multiplier 3\n  no shutdown\n !\n", p[0], p[1])
+	}
+	return startFRRConf(t, router, conf+"!\n")
+}
+
+// startFRRConf starts zebra and bfdd with bfdd.conf conf.
+func startFRRConf(t *testing.T, router *netnstest.Host, conf string) *frr {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ironlb-bfd-frr-")
 	if err != nil {
@@ -84,11 +96,6 @@ func startFRR(t *testing.T, router *netnstest.Host, peers ...[2]netip.Addr) *frr
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := "hostname router\n!\nbfd\n"
-	for _, p := range peers {
-		conf += fmt.Sprintf(" peer %v local-address %v\n  receive-interval 300\n  transmit-interval 300\n  detect-multiplier 3\n  no shutdown\n !\n", p[0], p[1])
-	}
-	conf += "!\n"
 	for name, c := range map[string]string{"zebra.conf": "hostname router\n!\n", "bfdd.conf": conf} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(c), 0o644); err != nil {
 			t.Fatal(err)
@@ -160,26 +167,45 @@ func (f *frr) vtysh(cmds ...string) ([]byte, error) {
 	return out, nil
 }
 
-// frrPeer is one entry of `show bfd peers json`.
+// frrPeer is one entry of `show bfd peers json` (FRR 8.4): FRR's own
+// settings, and as "remote-" what our packets carry. Intervals are in
+// milliseconds.
 type frrPeer struct {
-	Peer       string `json:"peer"`
-	Status     string `json:"status"`
-	Diag       string `json:"diagnostic"`
-	RemoteDiag string `json:"remote-diagnostic"`
+	Peer        string `json:"peer"`
+	Local       string `json:"local"`
+	Multihop    bool   `json:"multihop"`
+	Status      string `json:"status"`
+	Diag        string `json:"diagnostic"`
+	RemoteDiag  string `json:"remote-diagnostic"`
+	PassiveMode bool   `json:"passive-mode"`
+	MinimumTTL  int    `json:"minimum-ttl"`
+	RemoteRx    int    `json:"remote-receive-interval"`
+	RemoteTx    int    `json:"remote-transmit-interval"`
+	RemoteMult  int    `json:"remote-detect-multiplier"`
+	// raw is the entry as FRR printed it, for failure messages.
+	raw json.RawMessage
 }
 
+// peer returns FRR's entry for addr, failing the test when vtysh fails,
+// its output does not parse or has no such peer: a tool failure is never
+// read as a session state.
 func (f *frr) peer(t *testing.T, addr netip.Addr) frrPeer {
 	t.Helper()
 	out, err := f.vtysh("show bfd peers json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var peers []frrPeer
-	if err := json.Unmarshal(out, &peers); err != nil {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(out, &raws); err != nil {
 		t.Fatalf("parse %q: %v", out, err)
 	}
-	for _, p := range peers {
+	for _, r := range raws {
+		var p frrPeer
+		if err := json.Unmarshal(r, &p); err != nil {
+			t.Fatalf("parse %s: %v", r, err)
+		}
 		if a, err := netip.ParseAddr(p.Peer); err == nil && a == addr {
+			p.raw = r
 			return p
 		}
 	}

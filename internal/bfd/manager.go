@@ -20,15 +20,15 @@ type Options struct {
 	Device string
 }
 
-// Manager runs single-hop BFD sessions, at most one per peer address. Its
-// methods are safe for concurrent use.
+// Manager runs single-hop and multi-hop BFD sessions, at most one per peer
+// address. Its methods are safe for concurrent use.
 type Manager struct {
 	opts Options
 	cnt  counters
 
 	mu        sync.Mutex
 	sessions  map[netip.Addr]*managed
-	listeners map[netip.Addr]*listener
+	listeners map[listenKey]*listener
 	discrs    map[uint32]bool
 	closed    bool
 
@@ -51,21 +51,48 @@ var ErrClosed = errors.New("bfd: manager closed")
 func NewManager(opts Options) *Manager {
 	return &Manager{
 		opts: opts, sessions: map[netip.Addr]*managed{},
-		listeners: map[netip.Addr]*listener{}, discrs: map[uint32]bool{},
+		listeners: map[listenKey]*listener{}, discrs: map[uint32]bool{},
 	}
 }
 
-// Add starts a session with peer, sending from local, and returns it. The
-// sockets are created in the calling thread's network namespace: the
-// receive socket on local port 3784 (shared by every session on local) and
-// a send socket on a free port in 49152–65535. Zero profile fields take
-// their defaults; an invalid profile (including EchoMode, which is not
+// Add starts a single-hop session (RFC 5881) with peer, sending from
+// local, and returns it. The sockets are created in the calling thread's
+// network namespace: the receive socket on local port 3784 (shared by
+// every single-hop session on local) and a send socket on a free port in
+// 49152–65535. Received packets must carry TTL / hop limit 255; the
+// profile's MinimumTTL is not used. Zero profile fields take their
+// defaults; an invalid profile (including EchoMode, which is not
 // supported) is refused with the reasons. Add fails when a session with
 // peer already exists. It does not block on the network.
+//
+// An IPv6 link-local peer needs a link-local local address with the
+// interface as its zone (fe80::1%eth0); the session is known by the
+// peer's address with that zone (Event.Peer, Session.Peer, the argument
+// of Remove and Session).
 func (m *Manager) Add(peer, local netip.Addr, p Profile) (*Session, error) {
+	return m.add(peer, local, p, false)
+}
+
+// AddMultihop is Add for a multi-hop session (RFC 5883): it receives on
+// local port 4784 (shared by every multi-hop session on local), sends to
+// the peer's port 4784, and accepts packets whose TTL / hop limit is at
+// least the profile's MinimumTTL (254 by default: the peer is at most one
+// routed hop away). Packets are sent with TTL / hop limit 255.
+func (m *Manager) AddMultihop(peer, local netip.Addr, p Profile) (*Session, error) {
+	return m.add(peer, local, p, true)
+}
+
+func (m *Manager) add(peer, local netip.Addr, p Profile, multihop bool) (*Session, error) {
 	peer, local = peer.Unmap(), local.Unmap()
 	if !peer.IsValid() || !local.IsValid() || peer.Is4() != local.Is4() || peer.IsUnspecified() || local.IsUnspecified() {
 		return nil, fmt.Errorf("bfd: add peer %v from %v: need two specified addresses of one family", peer, local)
+	}
+	if peer.IsLinkLocalUnicast() {
+		// Known, and matched to received packets, by the local zone.
+		if !local.IsLinkLocalUnicast() || local.Zone() == "" || (peer.Zone() != "" && peer.Zone() != local.Zone()) {
+			return nil, fmt.Errorf("bfd: add link-local peer %v from %v: need a link-local local address with the interface as its zone (fe80::1%%eth0), and the peer's zone, if any, the same", peer, local)
+		}
+		peer = peer.WithZone(local.Zone())
 	}
 	p = p.WithDefaults()
 	if err := p.Validate(); err != nil {
@@ -79,28 +106,29 @@ func (m *Manager) Add(peer, local netip.Addr, p Profile) (*Session, error) {
 	if _, ok := m.sessions[peer]; ok {
 		return nil, fmt.Errorf("bfd: add peer %v: a session with it exists already", peer)
 	}
-	l := m.listeners[local]
+	key := listenKey{local: local, multihop: multihop}
+	l := m.listeners[key]
 	if l == nil {
 		var err error
-		if l, err = listen(local, m.opts.Device); err != nil {
+		if l, err = listen(key, m.opts.Device); err != nil {
 			return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
 		}
-		m.listeners[local] = l
+		m.listeners[key] = l
 		m.serving.Go(func() { l.serve(m.lookup, &m.cnt) })
 	}
-	send, closeTx, err := dialSender(local, peer, m.opts.Device)
+	send, closeTx, err := dialSender(local, peer, key.port(), m.opts.Device)
 	if err != nil {
 		if l.refs == 0 {
 			// Its goroutine ends with the socket; Close waits for it
 			// (waiting here, under mu, could deadlock with lookup).
 			_ = l.conn.Close()
-			delete(m.listeners, local)
+			delete(m.listeners, key)
 		}
 		return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
 	}
 	l.refs++
 	discr := m.newDiscriminator()
-	s := newSession(peer, local, p, discr, send, m.opts.OnChange, &m.cnt)
+	s := newSession(peer, local, multihop, p, discr, send, m.opts.OnChange, &m.cnt)
 	m.sessions[peer] = &managed{s: s, discr: discr, closeTx: closeTx}
 	return s, nil
 }
@@ -123,7 +151,7 @@ func (m *Manager) Remove(peer netip.Addr) {
 	_ = ms.closeTx()
 	m.mu.Lock()
 	delete(m.discrs, ms.discr)
-	closed := m.releaseListener(m.listeners[ms.s.local])
+	closed := m.releaseListener(m.listeners[listenKey{local: ms.s.local, multihop: ms.s.multihop}])
 	m.mu.Unlock()
 	if closed != nil {
 		<-closed.done // without mu: serve may be waiting for it in lookup
@@ -191,7 +219,7 @@ func (m *Manager) releaseListener(l *listener) *listener {
 		return nil
 	}
 	_ = l.conn.Close()
-	delete(m.listeners, l.local)
+	delete(m.listeners, l.key)
 	return l
 }
 

@@ -142,6 +142,16 @@ func TestAddRejects(t *testing.T) {
 	if _, err := m.Add(v4, v4, Profile{EchoMode: true}); err == nil {
 		t.Error("echo mode accepted")
 	}
+	ll := netip.MustParseAddr("fe80::1")
+	for _, local := range []netip.Addr{v6, netip.MustParseAddr("fe80::2"), netip.MustParseAddr("fe80::2%lo")} {
+		peer := ll
+		if local.Zone() != "" {
+			peer = ll.WithZone("eth9") // another link than local's
+		}
+		if _, err := m.Add(peer, local, Profile{}); err == nil {
+			t.Errorf("link-local peer %v from %v accepted", peer, local)
+		}
+	}
 }
 
 // TestListenerDrops checks the receive path's filters: TTL below 255,
@@ -193,6 +203,67 @@ func TestListenerDrops(t *testing.T) {
 	// A good packet does arrive, and the passive session answers with Init.
 	sendFrom("127.0.0.2", 255, valid)
 	waitCounters(func(c Counters) bool { return c.PacketsReceived == 1 && c.PacketsSent >= 1 })
+	if st, _ := s.State(); st != StateInit {
+		t.Errorf("state %v, want Init", st)
+	}
+}
+
+// TestMultihopListener checks the multi-hop receive path: port 4784, the
+// session's MinimumTTL (not 255) as the least TTL accepted, and no mixing
+// with single-hop sessions. Seen failing with the MinimumTTL check
+// removed from listener.serve ("counters ... TTLDropped:0").
+func TestMultihopListener(t *testing.T) {
+	local, peer, single := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
+	m := NewManager(Options{})
+	t.Cleanup(func() { _ = m.Close() })
+	s, err := m.AddMultihop(peer, local, Profile{PassiveMode: true, MinimumTTL: 200})
+	if err != nil {
+		testkit.Unavailable(t, "cannot bind the BFD multi-hop port %d on loopback (nothing else on it): %v", MultihopControlPort, err)
+	}
+	if !s.Multihop() {
+		t.Error("Session.Multihop false for a multi-hop session")
+	}
+	if _, err := m.Add(single, local, Profile{PassiveMode: true}); err != nil {
+		t.Fatal(err)
+	}
+	valid, err := AppendControl(nil, Control{State: StateDown, DetectMult: 3, MyDiscriminator: 9, RequiredMinRx: time.Second, DesiredMinTx: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: MultihopControlPort}
+	sendFrom := func(src string, ttl int) {
+		t.Helper()
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.Close() }()
+		if err := ipv4.NewConn(c).SetTTL(ttl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WriteToUDP(valid, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCounters := func(ok func(m, s Counters) bool) {
+		t.Helper()
+		deadline := time.Now().Add(testkit.Budget(500 * time.Millisecond))
+		for !ok(m.Counters(), s.Counters()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("counters: manager %+v, session %+v", m.Counters(), s.Counters())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	sendFrom("127.0.0.2", 199) // below the minimum
+	sendFrom("127.0.0.3", 255) // a single-hop session's peer, on the multi-hop port
+	waitCounters(func(m, s Counters) bool { return s.TTLDropped == 1 && m.TTLDropped == 1 && m.UnknownDropped == 1 })
+	if got := s.Counters().PacketsReceived; got != 0 {
+		t.Errorf("session received %d packets, want 0", got)
+	}
+	// At the minimum the packet arrives, and the passive session answers.
+	sendFrom("127.0.0.2", 200)
+	waitCounters(func(_, s Counters) bool { return s.PacketsReceived == 1 && s.PacketsSent >= 1 })
 	if st, _ := s.State(); st != StateInit {
 		t.Errorf("state %v, want Init", st)
 	}

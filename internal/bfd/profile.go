@@ -25,9 +25,10 @@ type Profile struct {
 	EchoMode bool
 	// PassiveMode sessions send nothing until the peer's first packet.
 	PassiveMode bool
-	// MinimumTTL applies to multi-hop sessions only (1–254, default 254).
-	// Single-hop sessions, the only kind this package runs, accept only
-	// packets with TTL / hop limit 255 (RFC 5881 §5).
+	// MinimumTTL is the least TTL / hop limit a multi-hop session
+	// (Manager.AddMultihop) accepts on received packets (1–254, default
+	// 254: the peer is at most one routed hop away, as it sends with 255).
+	// Single-hop sessions ignore it: they accept only 255 (RFC 5881 §5).
 	MinimumTTL uint8
 }
 

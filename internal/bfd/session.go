@@ -23,10 +23,11 @@ type Event struct {
 	At          time.Time
 }
 
-// Session is one running single-hop BFD session. Its methods are safe for
-// concurrent use and never block on the network.
+// Session is one running BFD session, single-hop or multi-hop. Its methods
+// are safe for concurrent use and never block on the network.
 type Session struct {
 	peer, local netip.Addr
+	multihop    bool
 	profile     Profile
 	send        func([]byte) error
 	onChange    func(Event)
@@ -45,9 +46,9 @@ type Session struct {
 	stopOnce sync.Once
 }
 
-func newSession(peer, local netip.Addr, p Profile, discr uint32, send func([]byte) error, onChange func(Event), mgr *counters) *Session {
+func newSession(peer, local netip.Addr, multihop bool, p Profile, discr uint32, send func([]byte) error, onChange func(Event), mgr *counters) *Session {
 	s := &Session{
-		peer: peer, local: local, profile: p, send: send, onChange: onChange,
+		peer: peer, local: local, multihop: multihop, profile: p, send: send, onChange: onChange,
 		rx: make(chan Control, 16), admin: make(chan bool), stop: make(chan bool, 1),
 		done: make(chan struct{}), state: StateDown,
 	}
@@ -62,6 +63,9 @@ func (s *Session) Peer() netip.Addr { return s.peer }
 
 // Local returns the local address packets are sent from.
 func (s *Session) Local() netip.Addr { return s.local }
+
+// Multihop reports whether the session is multi-hop (RFC 5883, port 4784).
+func (s *Session) Multihop() bool { return s.multihop }
 
 // Profile returns the session's defaulted profile.
 func (s *Session) Profile() Profile { return s.profile }

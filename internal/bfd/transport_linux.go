@@ -14,18 +14,21 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// Ports of RFC 5881 §4.
+// Ports of RFC 5881 §4 and RFC 5883 §5.
 const (
-	ControlPort    = 3784
-	minSourcePort  = 49152
-	maxSourcePort  = 65535
-	singleHopTTL   = 255
-	maxPacketBytes = 512
+	ControlPort         = 3784 // single-hop control packets
+	MultihopControlPort = 4784 // multi-hop control packets
+	minSourcePort       = 49152
+	maxSourcePort       = 65535
+	singleHopTTL        = 255
+	maxPacketBytes      = 512
 )
 
-// listener receives control packets on one local address, port 3784, and
-// hands them to sessions by source address.
+// listener receives control packets on one local address, port 3784
+// (single-hop) or 4784 (multi-hop), and hands them to sessions by source
+// address.
 type listener struct {
+	key   listenKey
 	local netip.Addr
 	conn  *net.UDPConn
 	read  func(b []byte) (n int, ttl int, src netip.Addr, err error)
@@ -33,12 +36,26 @@ type listener struct {
 	done  chan struct{} // closed when serve returns
 }
 
-func listen(local netip.Addr, device string) (*listener, error) {
-	conn, err := udpBind(local, ControlPort, device)
+// listenKey identifies a listener: its local address and kind.
+type listenKey struct {
+	local    netip.Addr
+	multihop bool
+}
+
+func (k listenKey) port() uint16 {
+	if k.multihop {
+		return MultihopControlPort
+	}
+	return ControlPort
+}
+
+func listen(key listenKey, device string) (*listener, error) {
+	local := key.local
+	conn, err := udpBind(local, key.port(), device)
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{local: local, conn: conn, done: make(chan struct{})}
+	l := &listener{key: key, local: local, conn: conn, done: make(chan struct{})}
 	if local.Is4() {
 		pc := ipv4.NewPacketConn(conn)
 		if err := pc.SetControlMessage(ipv4.FlagTTL, true); err != nil {
@@ -73,6 +90,11 @@ func listen(local netip.Addr, device string) (*listener, error) {
 
 // serve reads until the socket is closed, then closes l.done. lookup
 // returns the session for a source address, or nil.
+//
+// The TTL / hop limit check: a single-hop listener accepts 255 only (RFC
+// 5881 §5), before decoding; a multi-hop listener accepts at least the
+// session's Profile.MinimumTTL (RFC 5883 §5), so it checks after finding
+// the session. Either drop counts in Counters.TTLDropped.
 func (l *listener) serve(lookup func(src netip.Addr) *Session, mgr *counters) {
 	defer close(l.done)
 	b := make([]byte, maxPacketBytes)
@@ -84,7 +106,7 @@ func (l *listener) serve(lookup func(src netip.Addr) *Session, mgr *counters) {
 			}
 			continue
 		}
-		if ttl != singleHopTTL {
+		if !l.key.multihop && ttl != singleHopTTL {
 			mgr.ttl.Add(1)
 			continue
 		}
@@ -93,9 +115,19 @@ func (l *listener) serve(lookup func(src netip.Addr) *Session, mgr *counters) {
 			mgr.malformed.Add(1)
 			continue
 		}
+		if src.IsLinkLocalUnicast() {
+			// It came in on the listener's link. The zone the socket
+			// reports is an interface name looked up in the reading
+			// thread's namespace, which need not be the socket's.
+			src = src.WithZone(l.local.Zone())
+		}
 		s := lookup(src)
-		if s == nil || s.local != l.local {
+		if s == nil || s.local != l.local || s.multihop != l.key.multihop {
 			mgr.unknown.Add(1)
+			continue
+		}
+		if l.key.multihop && ttl < int(s.profile.MinimumTTL) {
+			s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.ttl })
 			continue
 		}
 		s.deliver(c)
@@ -110,8 +142,10 @@ func addrOf(a net.Addr) netip.Addr {
 }
 
 // dialSender opens the socket one session sends from: bound to local and a
-// free port in 49152–65535, TTL / hop limit 255, connected to peer:3784.
-func dialSender(local, peer netip.Addr, device string) (send func([]byte) error, closeFn func() error, err error) {
+// free port in 49152–65535, TTL / hop limit 255 (required for single-hop,
+// RFC 5881 §5; for multi-hop too, so that the peer's minimum TTL counts
+// the hops), sending to peer:dstPort.
+func dialSender(local, peer netip.Addr, dstPort uint16, device string) (send func([]byte) error, closeFn func() error, err error) {
 	var conn *net.UDPConn
 	start := minSourcePort + rand.IntN(maxSourcePort-minSourcePort+1)
 	for i := 0; i <= maxSourcePort-minSourcePort; i++ {
@@ -133,7 +167,10 @@ func dialSender(local, peer netip.Addr, device string) (send func([]byte) error,
 		_ = conn.Close()
 		return nil, nil, fmt.Errorf("bfd: set TTL 255 on socket from %v: %w", local, err)
 	}
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, ControlPort))
+	// A link-local peer goes without zone: the socket, bound to a
+	// link-local local address, sends on that address's interface. (A
+	// zone name would be looked up in the sending thread's namespace.)
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.WithZone(""), dstPort))
 	var closed atomic.Bool
 	send = func(b []byte) error {
 		_, err := conn.WriteToUDP(b, dst)

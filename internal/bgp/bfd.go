@@ -19,10 +19,26 @@ func checkBFD(p Peer) error {
 	if !p.SourceAddress.IsValid() {
 		return fmt.Errorf("peer %q: BFD needs SourceAddress, the local address of the BFD session", p.Name)
 	}
+	if p.SourceAddress.Unmap().Is4() != p.Address.Unmap().Is4() {
+		return fmt.Errorf("peer %q: BFD from SourceAddress %v to Address %v: the two must be of one family", p.Name, p.SourceAddress, p.Address)
+	}
 	if err := p.BFDProfile.WithDefaults().Validate(); err != nil {
 		return fmt.Errorf("peer %q: BFDProfile: %w", p.Name, err)
 	}
 	return nil
+}
+
+// startBFD starts p's BFD session: multi-hop when the BGP session may be
+// more than one hop away (EBGPMultiHop), else single-hop. Callers hold
+// s.mu and have checked that the speaker is not closed.
+func (s *gobgpSpeaker) startBFD(p Peer) error {
+	m := s.bfdManager()
+	add := m.Add
+	if p.EBGPMultiHop {
+		add = m.AddMultihop
+	}
+	_, err := add(p.Address, p.SourceAddress, p.BFDProfile.WithDefaults())
+	return err
 }
 
 // bfdManager returns the speaker's BFD manager, creating it and the

@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -59,16 +60,22 @@ type lab struct {
 	ebgp, ecmp, ibgp, md5Key *netnstest.Host
 	bfd, hold                *netnstest.Host
 	// v6 peers with the router over IPv6 addresses.
-	v6  *netnstest.Host
-	frr *frrtest.Router
-	net *netnstest.Network
+	v6 *netnstest.Host
+	// bfd6 peers over IPv6 addresses with BFD; mh peers multi-hop with
+	// BFD, one routed hop (through hop) away: see hopLab.
+	bfd6, mh, hop *netnstest.Host
+	hops          hopLab
+	frr           *frrtest.Router
+	net           *netnstest.Network
 }
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	netnstest.Require(t, netnstest.Root, "ip", "vtysh", "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd")
 	n := netnstest.New(t, netnstest.Options{Prefix: "ibgpt"})
-	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6), hold: n.AddHost("hold", 7), v6: n.AddHost("v6", 8), net: n}
+	l := &lab{router: n.AddHost("router", 1), ebgp: n.AddHost("ebgp", 2), ecmp: n.AddHost("ecmp", 3), ibgp: n.AddHost("ibgp", 4), md5Key: n.AddHost("md5", 5), bfd: n.AddHost("bfd", 6), hold: n.AddHost("hold", 7), v6: n.AddHost("v6", 8),
+		bfd6: n.AddHost("bfd6", 9), mh: n.AddHost("mh", 10), hop: n.AddHost("hop", 11), net: n}
+	l.hops = newHopLab(t, l.mh, l.hop, l.router)
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname router\n!\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n bgp bestpath as-path multipath-relax\n", routerASN, l.router.IPv4)
 	neighbors := []struct {
@@ -82,19 +89,34 @@ func newLab(t *testing.T) *lab {
 			fmt.Fprintf(&b, " neighbor %s password %s\n", nb.h.IPv4, nb.pw)
 		}
 	}
-	// The IPv6 session: both families over it.
-	fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers connect 1\n", l.v6.IPv6, nodeASN, l.v6.IPv6)
+	// The IPv6 sessions (both families over v6's), and the multi-hop one
+	// between loopback addresses.
+	others := []netip.Addr{l.v6.IPv6, l.bfd6.IPv6, l.hops.nodeV4}
+	for _, a := range others {
+		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers connect 1\n", a, nodeASN, a)
+	}
+	fmt.Fprintf(&b, " neighbor %s ebgp-multihop 2\n neighbor %s update-source %s\n", l.hops.nodeV4, l.hops.nodeV4, l.hops.routerV4)
 	for _, af := range []string{"ipv4", "ipv6"} {
 		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 8\n  maximum-paths ibgp 8\n", af)
 		for _, nb := range neighbors {
 			fmt.Fprintf(&b, "  neighbor %s activate\n", nb.h.IPv4)
 		}
-		fmt.Fprintf(&b, "  neighbor %s activate\n", l.v6.IPv6)
+		for _, a := range others {
+			fmt.Fprintf(&b, "  neighbor %s activate\n", a)
+		}
 		b.WriteString(" exit-address-family\n")
 	}
-	// FRR's BGP does not follow BFD here (no "neighbor bfd"): the test
-	// shows that our speaker's BFD alone tears the session down.
-	bfdConf := fmt.Sprintf("bfd\n peer %s local-address %s\n  receive-interval 300\n  transmit-interval 300\n !\n!\n", l.bfd.IPv4, l.router.IPv4)
+	// FRR's BGP does not follow BFD here (no "neighbor bfd"): the tests
+	// show that our speaker's BFD alone tears the session down.
+	bfdConf := "bfd\n"
+	for _, p := range []string{
+		fmt.Sprintf("peer %s local-address %s", l.bfd.IPv4, l.router.IPv4),
+		fmt.Sprintf("peer %s local-address %s", l.bfd6.IPv6, l.router.IPv6),
+		fmt.Sprintf("peer %s multihop local-address %s", l.hops.nodeV4, l.hops.routerV4),
+	} {
+		bfdConf += " " + p + "\n  receive-interval 300\n  transmit-interval 300\n !\n"
+	}
+	bfdConf += "!\n"
 	l.frr = frrtest.Start(t, l.router, frrtest.Config{BGP: b.String(), BFD: bfdConf})
 	return l
 }
@@ -302,7 +324,38 @@ func TestFRR(t *testing.T) {
 		}
 	})
 
-	t.Run("BFD down tears the session down", func(t *testing.T) { testBFD(t, l) })
+	t.Run("BFD down tears the session down", func(t *testing.T) {
+		p := l.peerFor(l.bfd, nodeASN, "")
+		p.BFD = true
+		testBFD(t, l, l.bfd, p, 3784)
+	})
+
+	// Seen failing with startBFD skipping IPv6 peers: "FRR's BFD peer
+	// fd00:201::9 (multihop false) not up within 12s".
+	t.Run("BFD on an IPv6 session", func(t *testing.T) {
+		p := Peer{
+			Name: "router", Address: l.router.IPv6, MyASN: nodeASN, PeerASN: routerASN,
+			SourceAddress: l.bfd6.IPv6, RouterID: l.bfd6.IPv4,
+			HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, ConnectTime: time.Second,
+			BFD: true,
+		}
+		testBFD(t, l, l.bfd6, p, 3784)
+	})
+
+	// The router's BFD peer is multi-hop (port 4784) and sends from one
+	// routed hop away (TTL 254 on arrival, the default minimum). Seen
+	// failing with startBFD's multi-hop choice removed (a single-hop
+	// session to the router's loopback): "FRR's BFD peer 10.202.1.1
+	// (multihop true) not up within 12s".
+	t.Run("multi-hop BFD on a multi-hop session", func(t *testing.T) {
+		p := Peer{
+			Name: "router", Address: l.hops.routerV4, MyASN: nodeASN, PeerASN: routerASN,
+			SourceAddress: l.hops.nodeV4, RouterID: l.mh.IPv4,
+			HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, ConnectTime: time.Second,
+			EBGPMultiHop: true, BFD: true,
+		}
+		testBFD(t, l, l.mh, p, 4784)
+	})
 
 	t.Run("without BFD, a cut link drops the routes after the hold time", func(t *testing.T) { testHoldTime(t, l) })
 
@@ -319,31 +372,27 @@ func TestFRR(t *testing.T) {
 	})
 }
 
-func testBFD(t *testing.T, l *lab) {
-	node := startRemote(t, l.bfd)
-	p := l.peerFor(l.bfd, nodeASN, "")
-	p.BFD = true
+// testBFD runs a speaker with peer p (BFD on) in host, waits for the BGP
+// session and FRR's BFD session to p.SourceAddress, then drops BFD (UDP to
+// port, 3784 single-hop or 4784 multi-hop) in the router both ways: only
+// BFD can end the BGP session before its hold time.
+func testBFD(t *testing.T, l *lab, host *netnstest.Host, p Peer, port int) {
+	node := startRemote(t, host)
 	node.SetPeers(p)
 	node.mustReach(t, "router", StateEstablished, 0, testkit.Budget(childStart+sessionSetup), "the session Established")
 	// bfdd has the peer from its configuration and runs it all along.
-	budget := testkit.Budget(bfdUp)
-	deadline := time.Now().Add(budget)
-	for !strings.Contains(l.frr.Vtysh("show bfd peers json"), `"status":"up"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("FRR's BFD peer not up within %v:\n%s", budget, l.frr.Vtysh("show bfd peers"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	l.waitBFDPeer(t, p.SourceAddress, port == 4784, testkit.Budget(bfdUp))
 	// Should BFD have gone down meanwhile (or the session have failed
 	// for another reason), the session was reset: wait until it is back.
 	node.waitCurrent(t, "router", StateEstablished, testkit.Budget(reconnect), "the session Established before BFD is cut")
 	// Drop BFD both ways in the router; BGP's TCP still flows.
 	l.router.Run("nft", "add table inet ironlbbfd")
+	t.Cleanup(func() { _, _ = l.router.Output(context.Background(), "nft", "delete table inet ironlbbfd") })
 	l.router.Run("nft", "add chain inet ironlbbfd in { type filter hook input priority 0 ; }")
 	l.router.Run("nft", "add chain inet ironlbbfd out { type filter hook output priority 0 ; }")
 	from := node.mark()
-	l.router.Run("nft", "add rule inet ironlbbfd in udp dport 3784 drop")
-	l.router.Run("nft", "add rule inet ironlbbfd out udp dport 3784 drop")
+	l.router.Run("nft", fmt.Sprintf("add rule inet ironlbbfd in udp dport %d drop", port))
+	l.router.Run("nft", fmt.Sprintf("add rule inet ironlbbfd out udp dport %d drop", port))
 	start := time.Now()
 	// BGP's keepalives still flow (hold time 9 s): only BFD can end the
 	// session, after its detection time.

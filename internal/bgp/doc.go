@@ -22,7 +22,10 @@
 //     next hop is the route's own NextHop for that family, or else the peer's
 //     NextHopIPv4/NextHopIPv6. A route of a family with no next hop known for
 //     a peer is an error.
-//   - A peer with BFD gets a single-hop BFD session (internal/bfd). When it
+//   - A peer with BFD gets a BFD session (internal/bfd) of the session's
+//     family from SourceAddress to Address: single-hop (RFC 5881, port
+//     3784, TTL 255 only), or multi-hop (RFC 5883, port 4784, TTL at least
+//     BFDProfile.MinimumTTL) when the peer has EBGPMultiHop. When it
 //     goes Down from Up, the BGP session is reset (a Cease "administrative
 //     reset" is sent, so the router drops its routes at once) and
 //     reconnects after the peer's ConnectTime, without waiting for BFD:

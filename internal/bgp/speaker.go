@@ -112,7 +112,7 @@ func (s *gobgpSpeaker) SetPeers(ctx context.Context, peers []Peer) error {
 		}
 		s.sessions[p.Name] = ss
 		if p.BFD {
-			if _, err := s.bfdManager().Add(p.Address, p.SourceAddress, p.BFDProfile.WithDefaults()); err != nil {
+			if err := s.startBFD(p); err != nil {
 				errs = append(errs, fmt.Errorf("peer %q: start BFD: %w", p.Name, err))
 			}
 		}

@@ -45,9 +45,12 @@ type Peer struct {
 	// lets GoBGP use the session's local address for IPv4 routes on an IPv4
 	// session (and likewise for IPv6); the other family needs one.
 	NextHopIPv4, NextHopIPv6 netip.Addr
-	// BFD runs a single-hop BFD session to Address from SourceAddress
-	// (then required) with BFDProfile (zero fields take bfd's defaults).
-	// When it goes Down from Up the BGP session is reset (see the package
+	// BFD runs a BFD session to Address from SourceAddress (then
+	// required; IPv4 or IPv6, the family of Address) with BFDProfile (zero
+	// fields take bfd's defaults): multi-hop (RFC 5883, port 4784,
+	// received TTL at least BFDProfile.MinimumTTL) when EBGPMultiHop is
+	// set, else single-hop (RFC 5881, port 3784, TTL 255 only). When it
+	// goes Down from Up the BGP session is reset (see the package
 	// documentation) and reconnects after ConnectTime.
 	BFD        bool
 	BFDProfile bfd.Profile

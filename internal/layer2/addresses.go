@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/mdlayher/ndp"
 )
@@ -45,6 +46,7 @@ func (i *Interface) SetAddresses(ctx context.Context, addrs []netip.Addr) error 
 		return ErrClosed
 	}
 	var removed []netip.Addr
+	now := time.Now()
 	for a := range i.addrs {
 		if !want[a] {
 			delete(i.addrs, a)
@@ -61,11 +63,14 @@ func (i *Interface) SetAddresses(ctx context.Context, addrs []netip.Addr) error 
 			continue
 		}
 		i.gen++
-		i.addrs[a] = addrState{gen: i.gen, ctr: i.counters.acquire(i.name, a)}
+		i.addrs[a] = addrState{gen: i.gen, ctr: i.counters.acquire(i.name, a), since: now}
 		added[a] = i.gen
 		if err := i.joinGroupLocked(a); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(added) > 0 || len(removed) > 0 {
+		i.ver++
 	}
 	if len(added) > 0 {
 		i.wg.Add(1) // under mu: Close cannot be waiting yet

@@ -10,8 +10,8 @@ import (
 // a reply from our MAC, unicast to the asker (RFC 826; an RFC 5227 probe,
 // sender 0.0.0.0, is answered the same way, which defends the address).
 // Frames from our own MAC are ignored, gratuitous ones are never answered,
-// and a packet from another MAC whose sender is one of our addresses is
-// counted as a conflict.
+// and a packet from another MAC whose sender is one of our addresses is a
+// conflict (see Conflict).
 func (i *Interface) handleARP(b []byte) {
 	ctr := &i.counters.ARP
 	p, err := parseARP(b)
@@ -26,9 +26,16 @@ func (i *Interface) handleARP(b []byte) {
 
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	if _, ours := i.addrs[p.senderIP]; ours {
-		ctr.ConflictsSeen.Add(1)
-		i.log.Debug("another MAC claims an address we announce", "address", p.senderIP, "mac", p.senderMAC.String())
+	if st, ours := i.addrs[p.senderIP]; ours {
+		src := SeenSender
+		switch {
+		case p.gratuitous():
+			src = SeenAnnouncement
+		case p.op == arp.OperationReply && bytes.Equal(p.targetMAC, i.mac):
+			// We send ARP requests only as probes.
+			src = SeenProbeReply
+		}
+		i.sawConflict(familyARP, p.senderIP, st, p.senderMAC, src)
 	}
 	if p.op != arp.OperationRequest || p.gratuitous() {
 		return

@@ -55,6 +55,11 @@ type AddressCounters struct {
 	// GratuitousSent counts what FamilyCounters.GratuitousSent counts,
 	// for this address.
 	GratuitousSent atomic.Uint64
+	// Conflicts counts frames from another MAC address claiming this
+	// address (see Conflict) once the conflict is confirmed: frames of a
+	// hand-over (within ConflictGrace of taking the address, or from the
+	// next owner while this node gives it up) are not counted.
+	Conflicts atomic.Uint64
 }
 
 // AddressCount is a plain copy of one address's counters.
@@ -64,6 +69,7 @@ type AddressCount struct {
 	RequestsReceived uint64
 	ResponsesSent    uint64
 	GratuitousSent   uint64
+	Conflicts        uint64
 }
 
 // acquire returns the counters of addr on iface, creating them when no
@@ -115,6 +121,7 @@ func (c *Counters) Addresses() []AddressCount {
 		out[i].RequestsReceived = p.RequestsReceived.Load()
 		out[i].ResponsesSent = p.ResponsesSent.Load()
 		out[i].GratuitousSent = p.GratuitousSent.Load()
+		out[i].Conflicts = p.Conflicts.Load()
 	}
 	slices.SortFunc(out, func(a, b AddressCount) int {
 		if n := a.Addr.Compare(b.Addr); n != 0 {
@@ -146,9 +153,15 @@ type FamilyCounters struct {
 	MalformedDropped atomic.Uint64
 	// ConflictsSeen counts frames from another MAC address claiming one of
 	// the addresses being announced (a gratuitous ARP, an ARP packet with
-	// it as sender, a neighbor advertisement for it): another node answers
-	// too, e.g. during a takeover or in a split brain.
+	// it as sender, a neighbor advertisement for it, an answer to a
+	// probe): another node answers too, e.g. during a takeover or in a
+	// split brain. Every such frame counts, hand-overs included;
+	// AddressCounters.Conflicts counts only confirmed conflicts.
 	ConflictsSeen atomic.Uint64
+	// ProbesSent counts probes written to find another owner of an
+	// address: ARP probes (sender 0.0.0.0) and neighbor solicitations
+	// from the unspecified address.
+	ProbesSent atomic.Uint64
 	// SendErrors counts frames that could not be written.
 	SendErrors atomic.Uint64
 	// ReceiveErrors counts failed socket reads other than the interface
@@ -182,7 +195,7 @@ func (c *Counters) of(f family) *FamilyCounters {
 // FamilyCounts is a plain copy of FamilyCounters at one moment.
 type FamilyCounts struct {
 	RequestsReceived, ResponsesSent, GratuitousSent, MalformedDropped,
-	ConflictsSeen, SendErrors, ReceiveErrors uint64
+	ConflictsSeen, ProbesSent, SendErrors, ReceiveErrors uint64
 }
 
 // Load copies the counters (each one atomically; not all at one instant).
@@ -193,6 +206,7 @@ func (c *FamilyCounters) Load() FamilyCounts {
 		GratuitousSent:   c.GratuitousSent.Load(),
 		MalformedDropped: c.MalformedDropped.Load(),
 		ConflictsSeen:    c.ConflictsSeen.Load(),
+		ProbesSent:       c.ProbesSent.Load(),
 		SendErrors:       c.SendErrors.Load(),
 		ReceiveErrors:    c.ReceiveErrors.Load(),
 	}

@@ -29,6 +29,15 @@
 //     link-layer address). No address, sysctl or IPV6_FREEBIND is needed
 //     on the node.
 //
+// # Conflicts
+//
+// Another MAC address claiming an address being answered for — by a
+// gratuitous ARP or neighbor advertisement, by sending from it, or by
+// answering the probes each address gets about every ProbeInterval (an
+// ARP probe from 0.0.0.0, a solicitation from ::) — is a [Conflict]:
+// counted per address and reported to Options.OnConflict, rate-limited
+// per (address, MAC). Hand-overs are not conflicts (see ConflictGrace).
+//
 // Malformed frames are counted and dropped. [Counters] holds every count
 // per family, and requests, answers and announcements per address while it
 // is answered for; nothing is package-global.

@@ -168,6 +168,37 @@ func buildNA(srcMAC, ethDst net.HardwareAddr, target, dst netip.Addr, solicited 
 	return b, nil
 }
 
+// buildDADSolicitation returns an Ethernet frame from srcMAC carrying a
+// neighbor solicitation for target as duplicate address detection sends
+// it (RFC 4862 5.4.2): from ::, to target's solicited-node group, hop
+// limit 255, no source link-layer address option; and the group's
+// Ethernet address it goes to.
+func buildDADSolicitation(srcMAC net.HardwareAddr, target netip.Addr) ([]byte, net.HardwareAddr, error) {
+	group, err := ndp.SolicitedNodeMulticast(target)
+	if err != nil {
+		return nil, nil, fmt.Errorf("solicited-node group of %s: %w", target, err)
+	}
+	icmp, err := ndp.MarshalMessage(&ndp.NeighborSolicitation{TargetAddress: target})
+	if err != nil {
+		return nil, nil, fmt.Errorf("marshaling neighbor solicitation for %s: %w", target, err)
+	}
+	ethDst := multicastMAC(group)
+	b := make([]byte, ethHeaderLen+ipv6HeaderLen+len(icmp))
+	writeEthernet(b, ethDst, srcMAC, etherTypeIPv6)
+	ip := b[ethHeaderLen:]
+	ip[0] = 6 << 4
+	binary.BigEndian.PutUint16(ip[4:6], uint16(len(icmp)))
+	ip[6] = protoICMPv6
+	ip[7] = ndpHopLimit
+	d := group.As16()
+	copy(ip[24:40], d[:]) // source stays ::
+	copy(ip[ipv6HeaderLen:], icmp)
+	msg := ip[ipv6HeaderLen:]
+	msg[2], msg[3] = 0, 0
+	binary.BigEndian.PutUint16(msg[2:4], icmpv6Checksum(netip.IPv6Unspecified(), group, msg))
+	return b, ethDst, nil
+}
+
 // multicastMAC returns the Ethernet group address of an IPv6 multicast
 // address (33:33 followed by its low 32 bits).
 func multicastMAC(group netip.Addr) net.HardwareAddr {

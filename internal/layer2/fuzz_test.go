@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -95,9 +96,15 @@ func FuzzHandleFrame(f *testing.F) {
 	f.Add(nsFrame{ethSrc: peerMAC, ethDst: multicastMAC(snm), src: peer6, dst: snm, target: vip6, sourceLL: peerMAC}.bytes(f))
 	f.Add(nsFrame{ethSrc: peerMAC, ethDst: multicastMAC(snm), src: netip.IPv6Unspecified(), dst: snm, target: vip6}.bytes(f))
 	f.Add([]byte{0xff})
+	// Claims on our addresses (conflicts) and an answer to our probe.
+	f.Add(garp(f, otherMAC, vip4))
+	f.Add(unsolicitedNA(f, otherMAC, vip6))
+	if b, err := buildARP(arp.OperationReply, otherMAC, vip4, ourMAC, netip.IPv4Unspecified(), ourMAC); err == nil {
+		f.Add(b)
+	}
 	arpC, ndpC := newFakeConn(), newFakeConn()
 	i := newInterface("eth0", ourMAC, sockets{arp: arpC, ndp: ndpC, ctl: &fakeControl{groups: map[netip.Addr]bool{}}},
-		Options{AnnounceSchedule: []time.Duration{0}})
+		Options{AnnounceSchedule: []time.Duration{0}, ProbeInterval: -1, ConflictGrace: time.Nanosecond})
 	defer func() { _ = i.Close() }()
 	if err := i.SetAddresses(context.Background(), []netip.Addr{vip4, vip6}); err != nil {
 		f.Fatal(err)
@@ -117,6 +124,18 @@ func FuzzHandleFrame(f *testing.F) {
 			m, err := parseNDP(s.frame)
 			if err != nil || m.icmpType != icmpTypeNA || m.target != vip6 {
 				t.Fatalf("wrote NDP frame %x (%+v, %v), want an advertisement for %s", s.frame, m, err, vip6)
+			}
+		}
+		// Conflicts are tracked only for our addresses, never for our MAC,
+		// and never beyond the bound.
+		i.cmu.Lock()
+		defer i.cmu.Unlock()
+		if len(i.conflicts) > maxConflicts {
+			t.Fatalf("%d conflict pairs tracked, want at most %d", len(i.conflicts), maxConflicts)
+		}
+		for k := range i.conflicts {
+			if (k.addr != vip4 && k.addr != vip6) || net.HardwareAddr(k.mac[:]).String() == ourMAC.String() {
+				t.Fatalf("conflict tracked for %s from %s", k.addr, net.HardwareAddr(k.mac[:]))
 			}
 		}
 	})

@@ -165,6 +165,9 @@ func newFakeIface(t *testing.T, opts Options) *fakeIface {
 	if opts.AnnounceSchedule == nil {
 		opts.AnnounceSchedule = []time.Duration{0}
 	}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = -1 // no probes among the frames a test reads
+	}
 	f.Interface = newInterface("eth0", ourMAC, sockets{arp: f.arp, ndp: f.ndp, ctl: f.ctl}, opts)
 	t.Cleanup(func() {
 		if err := f.Close(); err != nil {

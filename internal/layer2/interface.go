@@ -43,6 +43,26 @@ type Options struct {
 	// 0 means 250ms. It bounds how late Ready notices a link going down and
 	// how late addresses are announced again when it comes back up.
 	LinkPollInterval time.Duration
+
+	// OnConflict, when set, receives a report each time another MAC
+	// address is confirmed to claim an address being answered for (see
+	// Conflict), at most once per (address, MAC) per ProbeInterval. It is
+	// called on the Interface's own goroutine, never with a lock held, and
+	// must not block: probes and later reports wait for it. Conflicts are
+	// logged and counted whether it is set or not.
+	OnConflict func(Conflict)
+	// ProbeInterval is how often each address is probed for another
+	// owner (an ARP probe, a neighbor solicitation from ::), jittered by
+	// ±10%; 0 means DefaultProbeInterval, negative disables probing
+	// (conflicts are then seen only from announcements other hosts make).
+	ProbeInterval time.Duration
+	// ConflictGrace is how long conflicting frames are ignored after an
+	// address is added (the previous owner may still answer during a
+	// hand-over), and how long a conflict must last before it is counted
+	// and reported: frames seen for an address that is removed within
+	// ConflictGrace of the first of them (this node handed it over) never
+	// count. 0 means DefaultConflictGrace.
+	ConflictGrace time.Duration
 }
 
 // DefaultAnnounceSchedule returns the offsets at which a new address is
@@ -89,6 +109,12 @@ type Interface struct {
 	schedule []time.Duration
 	poll     time.Duration
 	socks    sockets
+	// onConflict, probeEvery (<0: no probes), grace and reportEvery are
+	// Options' conflict settings, defaulted.
+	onConflict  func(Conflict)
+	probeEvery  time.Duration
+	grace       time.Duration
+	reportEvery time.Duration
 
 	ctx    context.Context    // ends at Close
 	cancel context.CancelFunc // ends ctx
@@ -101,7 +127,17 @@ type Interface struct {
 	addrs  map[netip.Addr]addrState // address -> its state
 	gen    uint64                   // last generation handed out
 	groups map[netip.Addr]*groupRef // solicited-node group -> its addresses
+	ver    uint64                   // bumped on every change of addrs
 	closed bool
+
+	// cmu guards conflicts and probed; taken after mu when both are held.
+	cmu sync.Mutex
+	// conflicts are the (address, MAC) pairs seen claiming an address,
+	// at most maxConflicts.
+	conflicts map[conflictKey]*conflictState
+	// probed is when each address was last probed, to tell answers to a
+	// probe from announcements.
+	probed map[netip.Addr]time.Time
 
 	// healthMu guards health and healthFinal.
 	healthMu    sync.Mutex
@@ -116,6 +152,9 @@ type addrState struct {
 	gen uint64
 	// ctr is the address's counters, held from Counters while answered.
 	ctr *AddressCounters
+	// since is when that generation added it: conflicts are ignored for
+	// ConflictGrace after.
+	since time.Time
 }
 
 // New opens the responders on the Ethernet interface ifaceName in the
@@ -149,6 +188,10 @@ func checkOptions(o Options) error {
 				o.AnnounceSchedule, i, d)
 		}
 	}
+	if o.ConflictGrace < 0 {
+		return fmt.Errorf("options: ConflictGrace %v must be positive (or 0 for the default %v)",
+			o.ConflictGrace, DefaultConflictGrace)
+	}
 	if o.LinkPollInterval < 0 {
 		return fmt.Errorf("options: LinkPollInterval %v must be positive (or 0 for the default %v)",
 			o.LinkPollInterval, defaultLinkPollInterval)
@@ -172,6 +215,22 @@ func newInterface(name string, mac net.HardwareAddr, socks sockets, opts Options
 		socks:    socks,
 		addrs:    map[netip.Addr]addrState{},
 		groups:   map[netip.Addr]*groupRef{},
+
+		onConflict: opts.OnConflict,
+		probeEvery: opts.ProbeInterval,
+		grace:      opts.ConflictGrace,
+		conflicts:  map[conflictKey]*conflictState{},
+		probed:     map[netip.Addr]time.Time{},
+	}
+	if i.probeEvery == 0 {
+		i.probeEvery = DefaultProbeInterval
+	}
+	if i.grace == 0 {
+		i.grace = DefaultConflictGrace
+	}
+	i.reportEvery = max(i.probeEvery, minReportInterval)
+	if i.probeEvery < 0 {
+		i.reportEvery = DefaultProbeInterval
 	}
 	if i.counters == nil {
 		i.counters = new(Counters)
@@ -184,10 +243,11 @@ func newInterface(name string, mac net.HardwareAddr, socks sockets, opts Options
 	}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.health = i.readLink()
-	i.wg.Add(3)
+	i.wg.Add(4)
 	go i.serve(familyARP, socks.arp, i.handleARP)
 	go i.serve(familyNDP, socks.ndp, i.handleNDP)
 	go i.watchLink()
+	go i.watchConflicts()
 	return i
 }
 
@@ -264,6 +324,7 @@ func (i *Interface) Close() error {
 		i.counters.release(i.name, a)
 	}
 	i.addrs = map[netip.Addr]addrState{}
+	i.ver++
 	i.mu.Unlock()
 	i.healthMu.Lock()
 	i.health, i.healthFinal = ErrClosed, true

@@ -16,7 +16,8 @@ import (
 // from :: (duplicate address detection by another host) is answered to
 // all nodes without Solicited, defending the address (RFC 4861 7.2.4).
 // Frames from our own MAC are ignored; an advertisement from another MAC
-// for one of our addresses is counted as a conflict.
+// for one of our addresses, or a solicitation from one of them, is a
+// conflict (see Conflict).
 func (i *Interface) handleNDP(b []byte) {
 	ctr := &i.counters.NDP
 	m, err := parseNDP(b)
@@ -31,13 +32,19 @@ func (i *Interface) handleNDP(b []byte) {
 
 	i.mu.RLock()
 	defer i.mu.RUnlock()
+	claimer := m.linkAddr
+	if claimer == nil {
+		claimer = m.ethSrc
+	}
+	if st, ours := i.addrs[m.src]; ours && m.icmpType == icmpTypeNS {
+		i.sawConflict(familyNDP, m.src, st, claimer, SeenSender)
+	}
 	st, ours := i.addrs[m.target]
 	if !ours {
 		return
 	}
 	if m.icmpType == icmpTypeNA {
-		ctr.ConflictsSeen.Add(1)
-		i.log.Debug("another MAC advertises an address we announce", "address", m.target, "mac", m.ethSrc.String())
+		i.sawConflict(familyNDP, m.target, st, claimer, SeenAnnouncement)
 		return
 	}
 	ctr.RequestsReceived.Add(1)

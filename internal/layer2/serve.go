@@ -64,25 +64,34 @@ func (i *Interface) serve(f family, c frameConn, handle func([]byte)) {
 // Callers hold mu for reading, so nothing is sent for an address being
 // removed.
 func (i *Interface) send(f family, frame []byte, dst net.HardwareAddr, gratuitous bool, ac *AddressCounters) error {
-	c := i.socks.arp
-	if f == familyNDP {
-		c = i.socks.ndp
+	if err := i.write(f, frame, dst); err != nil {
+		return err
 	}
 	ctr := i.counters.of(f)
-	err := c.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err == nil {
-		_, err = c.WriteTo(frame, &packet.Addr{HardwareAddr: dst})
-	}
-	if err != nil {
-		ctr.SendErrors.Add(1)
-		return fmt.Errorf("layer2: interface %q: writing %s frame to %s: %w", i.name, f, dst, err)
-	}
 	if gratuitous {
 		ctr.GratuitousSent.Add(1)
 		ac.GratuitousSent.Add(1)
 	} else {
 		ctr.ResponsesSent.Add(1)
 		ac.ResponsesSent.Add(1)
+	}
+	return nil
+}
+
+// write writes frame to the Ethernet address dst on the family's socket,
+// counting a failure.
+func (i *Interface) write(f family, frame []byte, dst net.HardwareAddr) error {
+	c := i.socks.arp
+	if f == familyNDP {
+		c = i.socks.ndp
+	}
+	err := c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err == nil {
+		_, err = c.WriteTo(frame, &packet.Addr{HardwareAddr: dst})
+	}
+	if err != nil {
+		i.counters.of(f).SendErrors.Add(1)
+		return fmt.Errorf("layer2: interface %q: writing %s frame to %s: %w", i.name, f, dst, err)
 	}
 	return nil
 }

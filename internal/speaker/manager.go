@@ -111,8 +111,9 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		trigger: make(chan struct{}, 1), statusTrigger: make(chan struct{}, 1), joinTrigger: make(chan struct{}, 1),
 		bgpStatusTrigger: make(chan struct{}, 1), announcedTrigger: make(chan struct{}, 1),
 	}
-	s.responders = layer2Responders(opts.inNetNS, s.counters, log)
 	recorder := mgr.GetEventRecorder(EventSource)
+	s.conflicts = &conflictReporter{node: opts.NodeName, recorder: recorder, log: log}
+	s.responders = layer2Responders(opts.inNetNS, s.counters, s.conflicts.observe, log)
 	s.status = &statusWriter{
 		client: mgr.GetClient(), cache: mgr.GetCache(), node: opts.NodeName,
 		recorder: recorder, log: log,

@@ -14,6 +14,7 @@ const (
 	Layer2GratuitousSentTotal   = "ironlb_layer2_gratuitous_sent_total"
 	Layer2MalformedDroppedTotal = "ironlb_layer2_malformed_dropped_total"
 	Layer2ConflictsSeenTotal    = "ironlb_layer2_conflicts_seen_total"
+	Layer2ProbesSentTotal       = "ironlb_layer2_probes_sent_total"
 	Layer2SendErrorsTotal       = "ironlb_layer2_send_errors_total"
 	Layer2ReceiveErrorsTotal    = "ironlb_layer2_receive_errors_total"
 	Layer2AnnouncedIPs          = "ironlb_layer2_announced_ips"
@@ -24,6 +25,9 @@ const (
 	Layer2AddressRequestsReceivedTotal = "ironlb_layer2_address_requests_received_total"
 	Layer2AddressResponsesSentTotal    = "ironlb_layer2_address_responses_sent_total"
 	Layer2AddressGratuitousSentTotal   = "ironlb_layer2_address_gratuitous_sent_total"
+	// Layer2AddressConflictsTotal counts confirmed conflicts: frames from
+	// another MAC address claiming the address (layer2.Conflict).
+	Layer2AddressConflictsTotal = "ironlb_layer2_address_conflicts_total"
 	// SpeakerMembers has no family label.
 	SpeakerMembers = "ironlb_speaker_members"
 	// SpeakerServicesNotAnnounced has no label.
@@ -86,6 +90,9 @@ func newLayer2Collector(c *layer2.Counters, announced func() (int, int), members
 				func(a layer2.AddressCount) uint64 { return a.ResponsesSent }),
 			addr(Layer2AddressGratuitousSentTotal, "Gratuitous ARP and unsolicited neighbor advertisement frames sent for an address this node answers for, on one interface.",
 				func(a layer2.AddressCount) uint64 { return a.GratuitousSent }),
+			addr(Layer2AddressConflictsTotal, "Frames from another MAC address claiming an address this node answers for, on one interface "+
+				"(gratuitous ARP, neighbor advertisements, answers to this node's probes), once the conflict outlasted the hand-over grace period.",
+				func(a layer2.AddressCount) uint64 { return a.Conflicts }),
 		},
 		counterDescs: []counterDesc{
 			counter(Layer2RequestsReceivedTotal, "ARP requests and neighbor solicitations received for an announced address.",
@@ -96,8 +103,10 @@ func newLayer2Collector(c *layer2.Counters, announced func() (int, int), members
 				func(f layer2.FamilyCounts) uint64 { return f.GratuitousSent }),
 			counter(Layer2MalformedDroppedTotal, "Frames dropped because they failed to parse or validate.",
 				func(f layer2.FamilyCounts) uint64 { return f.MalformedDropped }),
-			counter(Layer2ConflictsSeenTotal, "Frames from another MAC address claiming an announced address.",
+			counter(Layer2ConflictsSeenTotal, "Frames from another MAC address claiming an announced address, hand-overs included.",
 				func(f layer2.FamilyCounts) uint64 { return f.ConflictsSeen }),
+			counter(Layer2ProbesSentTotal, "Probes sent to find another holder of an announced address (ARP probes, neighbor solicitations from ::).",
+				func(f layer2.FamilyCounts) uint64 { return f.ProbesSent }),
 			counter(Layer2SendErrorsTotal, "Frames that could not be sent.",
 				func(f layer2.FamilyCounts) uint64 { return f.SendErrors }),
 			counter(Layer2ReceiveErrorsTotal, "Failed socket reads.",

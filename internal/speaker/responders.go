@@ -48,8 +48,10 @@ type openResponder struct {
 }
 
 // layer2Responders returns responders opening layer2.Interfaces in the
-// network namespace inNetNS runs in, counting into counters.
-func layer2Responders(inNetNS func(func() error) error, counters *layer2.Counters, log *slog.Logger) *responders {
+// network namespace inNetNS runs in, counting into counters and reporting
+// conflicts to onConflict.
+func layer2Responders(inNetNS func(func() error) error, counters *layer2.Counters, onConflict func(layer2.Conflict),
+	log *slog.Logger) *responders {
 	index := func(name string) (int, error) {
 		var idx int
 		err := inNetNS(func() error {
@@ -73,7 +75,7 @@ func layer2Responders(inNetNS func(func() error) error, counters *layer2.Counter
 				return err
 			}
 			idx = ifi.Index
-			r, err = layer2.New(name, layer2.Options{Counters: counters, Logger: log.With("interface", name)})
+			r, err = layer2.New(name, layer2.Options{Counters: counters, Logger: log.With("interface", name), OnConflict: onConflict})
 			return err
 		})
 		if err != nil {

@@ -194,7 +194,7 @@ ironlb_speaker_members 3
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 17 {
-		t.Errorf("%d series (%v), want 7 counters × 2 families + 2 announced + 1 members", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 19 {
+		t.Errorf("%d series (%v), want 8 counters × 2 families + 2 announced + 1 members", n, err)
 	}
 }

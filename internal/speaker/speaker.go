@@ -41,6 +41,7 @@ type Speaker struct {
 
 	counters   *layer2.Counters
 	responders *responders
+	conflicts  *conflictReporter // reports the responders' conflicts
 	status     *statusWriter
 	bgp        *bgpAnnouncer
 	bgpStatus  *statusWriter // ServiceBGPStatuses

@@ -78,6 +78,7 @@ func (s *Speaker) sync(ctx context.Context) error {
 	in.Services, byKey = toServices(svcs.Items, s.opts.LoadBalancerClass, readyEndpointNodes(eps.Items))
 
 	res := decide.Decide(&in)
+	s.conflicts.setServices(res, byKey) // before a new address can conflict
 	err := s.responders.apply(ctx, res.ByInterface())
 	s.announcedMetrics.setLayer2(res)
 	s.logChanges(res)

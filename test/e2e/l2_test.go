@@ -74,6 +74,8 @@ func TestLayer2(t *testing.T) {
 	t.Run("mixed TCP and UDP on one address", l.testMixedProtocols)
 	t.Run("speaker metrics: announced gauge and per-address counters", l.testMetrics)
 	t.Run("ironlb status names the addresses and the announcing node", l.testStatusCommand)
+	t.Run("address conflict: another host claiming a Service address is reported", l.testAddressConflict)
+	t.Run("preferredNodeSelectors weights add up across advertisements", l.testSummedWeights)
 	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
 
