@@ -42,6 +42,7 @@ func newLabCommand() *cobra.Command {
 		newLabRouterCommand(&dir),
 		newLabNodeCommand(&dir),
 		newLabRestartCommand(&dir),
+		newLabStopCommand(&dir),
 		newLabSuperviseCommand(&dir),
 		newLabAgentCommand(&dir),
 	)
@@ -272,6 +273,22 @@ func newLabRestartCommand(dir *string) *cobra.Command {
 			},
 		},
 	)
+	return cmd
+}
+
+func newLabStopCommand(dir *string) *cobra.Command {
+	cmd := &cobra.Command{Use: "stop", Short: "Stop the ironlb controller and keep it down"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "controller",
+		Short: "Stop the ironlb controller gracefully and keep it down until `lab restart controller`",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.CheckRoot(); err != nil {
+				return err
+			}
+			return lab.StopController(*dir, cmd.OutOrStdout())
+		},
+	})
 	return cmd
 }
 

@@ -39,6 +39,7 @@ func newRootCommand() *cobra.Command {
 		newControllerCommand(),
 		newSpeakerCommand(),
 		newLabCommand(),
+		newDoctorCommand(),
 		newStatusCommand(),
 	)
 	return root

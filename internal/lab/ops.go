@@ -6,11 +6,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// NodeFail crashes a node: its bridge-side veth goes down, so the node
+// NodeFail crashes a node: its bridge-side veths (both cards) go down, so the node
 // drops off the network at once, then its speaker is killed (SIGKILL) and
 // held down. The link goes first, as when a machine dies: nothing the
 // killed speaker's kernel sends (the FIN closing its BGP sessions) reaches
@@ -24,10 +25,10 @@ func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := setLink(ctx, p, h.Name, false); err != nil {
+		if err := setLink(ctx, p, h, false); err != nil {
 			return err
 		}
-		_, _ = fmt.Fprintf(out, "%s cut off: link %s down in %s\n", h.Name, bridgePort(h.Name), p.Namespace(lanNamespace))
+		_, _ = fmt.Fprintf(out, "%s cut off: links %s down in %s\n", h.Name, strings.Join(bridgePorts(h), ", "), p.Namespace(lanNamespace))
 		if sp := s.Procs["speaker/"+h.Name]; sp != nil {
 			sp.Held = true
 			if sp.Alive() {
@@ -49,10 +50,10 @@ func NodeRecover(ctx context.Context, dir, node string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := setLink(ctx, p, h.Name, true); err != nil {
+		if err := setLink(ctx, p, h, true); err != nil {
 			return err
 		}
-		_, _ = fmt.Fprintf(out, "%s back: link %s up\n", h.Name, bridgePort(h.Name))
+		_, _ = fmt.Fprintf(out, "%s back: links %s up\n", h.Name, strings.Join(bridgePorts(h), ", "))
 		if sp := s.Procs["speaker/"+h.Name]; sp != nil {
 			sp.Held = false
 			if !sp.Alive() {

@@ -65,6 +65,16 @@ var (
 	secondV6 = netip.MustParsePrefix("fd00:201::/64")
 )
 
+// nic2V4 and nic2V6 are the subnet of the second network card: every node
+// and the client have an eth1 on a second bridge (br1) with an address in
+// it and a MAC of its own; the router does not. A pool in it is reachable
+// from the client through eth1 only, and an L2Advertisement's interfaces
+// list can pick eth0 or eth1 and be told apart by the answering MAC.
+var (
+	nic2V4 = netip.MustParsePrefix("10.204.0.0/24")
+	nic2V6 = netip.MustParsePrefix("fd00:204::/64")
+)
+
 const (
 	// RouterASN is the FRR router's autonomous system.
 	RouterASN = 64512
@@ -79,6 +89,9 @@ const (
 	lanNamespace = "lan"
 	// hostInterface is every host's link to the bridge.
 	hostInterface = "eth0"
+	// nic2Interface is the second card of the nodes and the client, their
+	// link to the second bridge.
+	nic2Interface = "eth1"
 )
 
 // Host is one network namespace of the lab playing a machine. Its LAN
@@ -98,6 +111,13 @@ type Host struct {
 	// are invalid on node1, which has no address there.
 	SecondIPv4 netip.Addr
 	SecondIPv6 netip.Addr
+	// NIC2MAC, NIC2IPv4 and NIC2IPv6 are the host's second card, eth1 on
+	// the second bridge: 02:00:00:00:01:<octet in hex>, 10.204.0.<octet>,
+	// fd00:204::<octet>. Set on the nodes and the client; empty and
+	// invalid on the router, which has no second card.
+	NIC2MAC  string
+	NIC2IPv4 netip.Addr
+	NIC2IPv6 netip.Addr
 	// PodCIDRV4 and PodCIDRV6 are set for nodes only.
 	PodCIDRV4 netip.Prefix
 	PodCIDRV6 netip.Prefix
@@ -130,10 +150,10 @@ func NewPlan(prefix string, nodes int, family IPFamily) (Plan, error) {
 		Prefix:   prefix,
 		IPFamily: family,
 		Router:   newHost("router", RoleRouter, 1),
-		Client:   newHost("client", RoleClient, 2),
+		Client:   withNIC2(newHost("client", RoleClient, 2)),
 	}
 	for i := 1; i <= nodes; i++ {
-		h := newHost("node"+strconv.Itoa(i), RoleNode, 10+i)
+		h := withNIC2(newHost("node"+strconv.Itoa(i), RoleNode, 10+i))
 		h.PodCIDRV4 = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 244, byte(i), 0}), 24)
 		h.PodCIDRV6 = netip.MustParsePrefix(fmt.Sprintf("fd00:10:244:%d::/64", i))
 		if i == 1 {
@@ -160,6 +180,20 @@ func newHost(name string, role Role, octet int) Host {
 		SecondIPv6: netip.MustParseAddr(fmt.Sprintf("fd00:201::%d", octet)),
 	}
 }
+
+// withNIC2 gives h its second card: 02:00:00:00:01:<octet in hex>,
+// 10.204.0.<octet>, fd00:204::<octet> (the decimal digits read as hex, as
+// on eth0).
+func withNIC2(h Host) Host {
+	h.NIC2MAC = fmt.Sprintf("02:00:00:00:01:%02x", h.Octet)
+	h.NIC2IPv4 = netip.AddrFrom4([4]byte{10, 204, 0, byte(h.Octet)})
+	h.NIC2IPv6 = netip.MustParseAddr(fmt.Sprintf("fd00:204::%d", h.Octet))
+	return h
+}
+
+// HasNIC2 reports whether the host has the second card eth1 (the nodes
+// and the client).
+func (h Host) HasNIC2() bool { return h.NIC2IPv4.IsValid() }
 
 // InSecondSubnet reports whether the host has addresses in the second
 // subnet (every host but node1).
@@ -206,6 +240,10 @@ func LANPrefixes() []netip.Prefix { return []netip.Prefix{lanV4, lanV6} }
 // bridge, which every host but node1 is attached to (always both
 // families).
 func SecondSubnetPrefixes() []netip.Prefix { return []netip.Prefix{secondV4, secondV6} }
+
+// NIC2Prefixes are the prefixes of the second card's subnet, on its own
+// bridge (always both families).
+func NIC2Prefixes() []netip.Prefix { return []netip.Prefix{nic2V4, nic2V6} }
 
 // LANBits are the prefix lengths of the LAN addresses.
 func lanBits(a netip.Addr) int {

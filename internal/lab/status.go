@@ -51,6 +51,21 @@ type HostStatus struct {
 	// LinkUp is false while the host is cut off (`lab node fail`).
 	LinkUp   bool     `json:"linkUp"`
 	PodCIDRs []string `json:"podCIDRs,omitempty"`
+	// NIC2 is the host's second card (eth1 on the second bridge); nil on
+	// the router, which has none.
+	NIC2 *NICStatus `json:"nic2,omitempty"`
+}
+
+// NICStatus is one more network card of a host.
+type NICStatus struct {
+	Interface string `json:"interface"`
+	MAC       string `json:"mac"`
+	// Addresses are the card's addresses in its subnet, with prefix
+	// length.
+	Addresses []string `json:"addresses"`
+	// LinkUp is false while the host is cut off (`lab node fail` cuts
+	// both cards).
+	LinkUp bool `json:"linkUp"`
 }
 
 // ProcStatus is one process of the lab.
@@ -95,10 +110,18 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 			hs.MAC = l.Address
 			hs.Addresses = lanAddresses(l)
 		}
-		for _, l := range lanLinks {
-			if l.IfName == bridgePort(h.Name) {
-				hs.LinkUp = slices.Contains(l.Flags, "UP")
+		hs.LinkUp = portUp(lanLinks, bridgePort(h.Name))
+		if h.HasNIC2() {
+			nic := &NICStatus{Interface: nic2Interface, LinkUp: portUp(lanLinks, nic2BridgePort(h.Name))}
+			links, err := ipLinks(ctx, hs.Namespace, "addr", "show", "dev", nic2Interface)
+			if err != nil {
+				return nil, err
 			}
+			for _, l := range links {
+				nic.MAC = l.Address
+				nic.Addresses = lanAddresses(l)
+			}
+			hs.NIC2 = nic
 		}
 		st.Hosts = append(st.Hosts, hs)
 	}
@@ -119,16 +142,28 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 	return st, nil
 }
 
-// lanAddresses are l's addresses inside the LAN prefixes and the second
-// subnet (pod addresses and link-local ones are left out).
+// portUp reports whether the bridge-side veth named port is up.
+func portUp(lanLinks []ipLink, port string) bool {
+	for _, l := range lanLinks {
+		if l.IfName == port {
+			return slices.Contains(l.Flags, "UP")
+		}
+	}
+	return false
+}
+
+// lanAddresses are l's addresses inside the LAN prefixes, the second
+// subnet and the second card's subnet (pod addresses and link-local ones
+// are left out).
 func lanAddresses(l ipLink) []string {
 	var out []string
+	nets := append(append(LANPrefixes(), SecondSubnetPrefixes()...), NIC2Prefixes()...)
 	for _, ai := range l.AddrInfo {
 		a, err := netip.ParseAddr(ai.Local)
 		if err != nil {
 			continue
 		}
-		for _, lan := range append(LANPrefixes(), SecondSubnetPrefixes()...) {
+		for _, lan := range nets {
 			if lan.Contains(a) {
 				out = append(out, netip.PrefixFrom(a, ai.PrefixLen).String())
 			}
@@ -156,14 +191,13 @@ func (st *Status) WriteText(w io.Writer) error {
 	_, _ = fmt.Fprintf(w, "kubeconfig %s (API server %s)\n", st.Kubeconfig, st.APIServer)
 	_, _ = fmt.Fprintf(w, "router AS %d (router ID %s); nodes peer as AS %d\n\n", st.Router.ASN, st.Router.RouterID, st.NodeASN)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(tw, "HOST\tROLE\tLINK\tMAC\tADDRESSES\tPOD CIDRS")
+	_, _ = fmt.Fprintln(tw, "HOST\tROLE\tCARD\tLINK\tMAC\tADDRESSES\tPOD CIDRS")
 	for _, h := range st.Hosts {
-		link := "up"
-		if !h.LinkUp {
-			link = "DOWN"
-		}
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, link, h.MAC,
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Interface, linkWord(h.LinkUp), h.MAC,
 			strings.Join(h.Addresses, ","), strings.Join(h.PodCIDRs, ","))
+		if n := h.NIC2; n != nil {
+			_, _ = fmt.Fprintf(tw, "\t\t%s\t%s\t%s\t%s\t\n", n.Interface, linkWord(n.LinkUp), n.MAC, strings.Join(n.Addresses, ","))
+		}
 	}
 	_, _ = fmt.Fprintln(tw)
 	_, _ = fmt.Fprintln(tw, "PROCESS\tPID\tSTATE\tRESTARTS\tLOG")
@@ -178,4 +212,12 @@ func (st *Status) WriteText(w io.Writer) error {
 		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", p.Name, p.PID, state, p.Restarts, p.Log)
 	}
 	return tw.Flush()
+}
+
+// linkWord renders a link state for WriteText.
+func linkWord(up bool) string {
+	if up {
+		return "up"
+	}
+	return "DOWN"
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/bfd"
 	"github.com/ironlb/ironlb/internal/bgp"
 	"github.com/ironlb/ironlb/internal/config"
@@ -48,10 +49,12 @@ const (
 // the Events, logs and metrics need. apply runs on the sync loop; run
 // (the session events) on its own goroutine; metrics at scrape time.
 type bgpAnnouncer struct {
-	sp       bgp.Speaker
-	node     string
-	recorder events.EventRecorder
-	log      *slog.Logger
+	sp   bgp.Speaker
+	node string
+	// namespace is ironlb's, where the BGPPeers live (for Events).
+	namespace string
+	recorder  events.EventRecorder
+	log       *slog.Logger
 	// reason is the last decision's BGPResult.Reason, logged on change;
 	// only the sync loop (under Speaker.mu) uses it.
 	reason string
@@ -259,12 +262,23 @@ func (a *bgpAnnouncer) onEvent(e bgp.PeerEvent) {
 	switch {
 	case e.State == up && prev != up:
 		a.log.Info("BGP session established", "peer", e.Peer, "address", addr)
-		a.recorder.Eventf(node, nil, corev1.EventTypeNormal, ReasonBGPSessionUp, actionBGPSession,
+		a.recorder.Eventf(node, a.peerRef(e.Peer), corev1.EventTypeNormal, ReasonBGPSessionUp, actionBGPSession,
 			"%s", sessionUpNote(a.node, e.Peer, addr))
 	case prev == up && e.State != up:
 		a.log.Warn("BGP session down", "peer", e.Peer, "address", addr, "state", e.State)
-		a.recorder.Eventf(node, nil, corev1.EventTypeWarning, ReasonBGPSessionDown, actionBGPSession,
+		a.recorder.Eventf(node, a.peerRef(e.Peer), corev1.EventTypeWarning, ReasonBGPSessionDown, actionBGPSession,
 			"%s", sessionDownNote(a.node, e.Peer, addr, string(e.State)))
+	}
+}
+
+// peerRef is the BGPPeer a session Event is related to. The Event library
+// groups the Events of one object, reason and related object into one
+// series whatever their notes: without it, every peer's session Events on
+// a node would merge into the first one's.
+func (a *bgpAnnouncer) peerRef(peer string) *v1beta1.BGPPeer {
+	return &v1beta1.BGPPeer{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1beta1.GroupVersion.String(), Kind: "BGPPeer"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.namespace, Name: peer},
 	}
 }
 

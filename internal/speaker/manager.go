@@ -124,6 +124,7 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	}
 	s.announced = &announcedWriter{client: mgr.GetClient(), cache: mgr.GetCache(), recorder: recorder, log: log}
 	s.bgp = newBGPAnnouncer(bgp.New(log.With("component", "bgp")), opts.NodeName, recorder, log)
+	s.bgp.namespace = opts.Namespace
 	reg := opts.Registry
 	if reg == nil {
 		reg = ctrlmetrics.Registry

@@ -161,7 +161,11 @@ func testServiceAccountCredentials(t *testing.T) {
 		}{
 			{authorizationv1.ResourceAttributes{Verb: "delete", Resource: "namespaces"}, false},
 			{authorizationv1.ResourceAttributes{Verb: "create", Resource: "clusterrolebindings", Group: "rbac.authorization.k8s.io"}, false},
-			{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "services", Subresource: "status"}, sa == "ironlb-controller"},
+			// Both write Service status: the controller its addresses and
+			// ironlb.io/IPAllocated, the speakers ironlb.io/Announced; only
+			// the controller writes the Service itself (an annotation).
+			{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "services", Subresource: "status"}, true},
+			{authorizationv1.ResourceAttributes{Verb: "patch", Resource: "services"}, sa == "ironlb-controller"},
 			{authorizationv1.ResourceAttributes{Verb: "create", Resource: "servicel2statuses", Group: "ironlb.io", Namespace: installNamespace}, sa == "ironlb-speaker"},
 		} {
 			r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{

@@ -73,9 +73,11 @@ func TestLayer2(t *testing.T) {
 	t.Run("ClusterIP hand-over: a waiting Service gets the address", l.testClusterIPHandover)
 	t.Run("mixed TCP and UDP on one address", l.testMixedProtocols)
 	t.Run("speaker metrics: announced gauge and per-address counters", l.testMetrics)
-	t.Run("ironlb status names the addresses and the announcing node", l.testStatusCommand)
 	t.Run("address conflict: another host claiming a Service address is reported", l.testAddressConflict)
+	t.Run("ironlb status names the addresses and the announcing node", l.testStatusCommand)
 	t.Run("preferredNodeSelectors weights add up across advertisements", l.testSummedWeights)
+	t.Run("interfaces selects the card that answers, with its MAC", l.testInterfaces)
+	t.Run("controller restart and leader hand-over under a 20 ms request stream", l.testControllerHandover)
 	t.Run("restarts during an invalid pool edit keep every address", l.testRestartDuringInvalidEdit)
 }
 
