@@ -101,13 +101,17 @@ func showStatus(ctx context.Context, c client.Reader, namespace, output string, 
 			return err
 		}
 		if watch {
-			fmt.Fprintln(w, "---")
+			if _, err := fmt.Fprintln(w, "---"); err != nil {
+				return err
+			}
 		}
 		_, err = w.Write(b)
 		return err
 	}
 	if watch && tty {
-		fmt.Fprint(w, "\x1b[H\x1b[2J") // home, clear
+		if _, err := fmt.Fprint(w, "\x1b[H\x1b[2J"); err != nil { // home, clear
+			return err
+		}
 	}
 	return status.Render(w, st, status.Options{Color: tty, Now: time.Now()})
 }

@@ -61,11 +61,11 @@ func TestAnnouncedTarget(t *testing.T) {
 	}
 	// c already carries the right condition: nothing to write.
 	in := decide.Input{Config: cfg, Nodes: nodes, Members: []string{"n1", "n2"}}
-	var byKey map[string]*corev1.Service
-	in.Services, byKey = toServices(all, "", nil)
+	in.Services, _ = toServices(all, "", nil)
 	res := decide.Decide(&in)
 	msgC := decide.Cover(&in, res, nil)["app/c"].Message()
 	all[2] = withCondition(all[2], metav1.ConditionFalse, ReasonNotAnnounced, msgC)
+	var byKey map[string]*corev1.Service
 	in.Services, byKey = toServices(all, "", nil)
 
 	seen := map[string]string{}

@@ -22,8 +22,9 @@ type Options struct {
 // Render writes st as three tables: pools with a usage bar per family,
 // Services with their addresses and announcers, and BGP sessions.
 func Render(w io.Writer, st *Status, o Options) error {
+	// Writes to a tabwriter.Writer fail only at Flush, which is checked.
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "POOL\tIPv4\tIPv6\tVALID")
+	_, _ = fmt.Fprintln(tw, "POOL\tIPv4\tIPv6\tVALID")
 	for _, p := range st.Pools {
 		cols := map[string]string{"IPv4": "-", "IPv6": "-"}
 		for _, f := range p.Families {
@@ -33,18 +34,20 @@ func Render(w io.Writer, st *Status, o Options) error {
 		if !p.Valid {
 			valid = o.paint(red, "no: "+p.Problem)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, cols["IPv4"], cols["IPv6"], valid)
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, cols["IPv4"], cols["IPv6"], valid)
 	}
 	if len(st.Pools) == 0 {
-		fmt.Fprintln(tw, "(none)\t\t\t")
+		_, _ = fmt.Fprintln(tw, "(none)\t\t\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w)
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tADDRESSES\tPOOL\tMODE\tANNOUNCED BY")
+	_, _ = fmt.Fprintln(tw, "SERVICE\tADDRESSES\tPOOL\tMODE\tANNOUNCED BY")
 	for _, s := range st.Services {
 		addrs := strings.Join(s.Addresses, ", ")
 		if addrs == "" {
@@ -54,10 +57,10 @@ func Render(w io.Writer, st *Status, o Options) error {
 		if len(s.Problems) > 0 {
 			by = o.paint(red, strings.Join(s.Problems, "; "))
 		}
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", s.Namespace, s.Name, addrs, orDash(s.Pool), s.Mode(), by)
+		_, _ = fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", s.Namespace, s.Name, addrs, orDash(s.Pool), s.Mode(), by)
 	}
 	if len(st.Services) == 0 {
-		fmt.Fprintln(tw, "(none)\t\t\t\t")
+		_, _ = fmt.Fprintln(tw, "(none)\t\t\t\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -66,16 +69,18 @@ func Render(w io.Writer, st *Status, o Options) error {
 	if len(st.Sessions) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w)
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tBGP PEER\tADDRESS\tSINCE\tSTATE")
+	_, _ = fmt.Fprintln(tw, "NODE\tBGP PEER\tADDRESS\tSINCE\tSTATE")
 	for _, s := range st.Sessions {
 		// Coloured cells go last: tabwriter counts the colour codes.
 		state := o.paint(green, s.State)
 		if !s.Up {
 			state = o.paint(red, "down (now "+s.State+")")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Node, s.Peer, s.Address, age(o.Now, s.Since), state)
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Node, s.Peer, s.Address, age(o.Now, s.Since), state)
 	}
 	return tw.Flush()
 }

@@ -278,7 +278,7 @@ func runDoctor(l *l2Env) (doctor.Report, int, error) {
 	}
 	var r doctor.Report
 	if err := json.Unmarshal(out, &r); err != nil {
-		return r, code, fmt.Errorf("doctor exited %d with no report: %v\n%s%s", code, err, out, stderr.String())
+		return r, code, fmt.Errorf("doctor exited %d with no report: %w\n%s%s", code, err, out, stderr.String())
 	}
 	return r, code, nil
 }
