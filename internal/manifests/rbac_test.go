@@ -93,9 +93,10 @@ func checkRBAC(t *testing.T, b *bundle) {
 			{verb: "create", group: "ironlb.io", resource: "servicel2statuses"},
 			{verb: "get", resource: "secrets", namespaced: true},
 			{verb: "create", resource: "events"},
+			// The ironlb.io/Announced condition (a merge patch).
+			{verb: "patch", resource: "services/status"},
 		},
 		denied: []access{
-			{verb: "patch", resource: "services/status"},
 			{verb: "update", resource: "services/status"},
 			{verb: "patch", resource: "services"},
 			{verb: "patch", group: "ironlb.io", resource: "ipaddresspools", namespaced: true},
