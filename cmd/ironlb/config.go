@@ -135,6 +135,15 @@ func newConfigConvertCommand() *cobra.Command {
 
 func readManifests(cmd *cobra.Command, files []string, namespace string) (*config.Manifests, error) {
 	m := &config.Manifests{Input: config.Input{Namespace: namespace}}
+	if err := readFiles(cmd, files, m.Add); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readFiles hands each file of a -f flag to add, in order; "-" is
+// standard input.
+func readFiles(cmd *cobra.Command, files []string, add func(name string, data []byte)) error {
 	for _, f := range files {
 		var data []byte
 		var err error
@@ -144,11 +153,11 @@ func readManifests(cmd *cobra.Command, files []string, namespace string) (*confi
 			data, err = os.ReadFile(f)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		m.Add(f, data)
+		add(f, data)
 	}
-	return m, nil
+	return nil
 }
 
 // validateReport is the JSON output of config validate.

@@ -114,18 +114,8 @@ func newDoctorCommand() *cobra.Command {
 // documents that were neither configuration nor a dump the checks read.
 func readDoctorFiles(cmd *cobra.Command, files []string, namespace string) (*doctor.Input, []string, error) {
 	fs := doctor.NewFiles(namespace)
-	for _, f := range files {
-		var data []byte
-		var err error
-		if f == "-" {
-			data, err = io.ReadAll(cmd.InOrStdin())
-		} else {
-			data, err = os.ReadFile(f)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		fs.Add(f, data)
+	if err := readFiles(cmd, files, fs.Add); err != nil {
+		return nil, nil, err
 	}
 	in, skipped := fs.Input()
 	var notes []string

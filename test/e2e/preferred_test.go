@@ -3,14 +3,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
@@ -60,8 +58,8 @@ func (l *l2Env) testPreferredNodes(t *testing.T) {
 			return nil
 		}
 	}
-	l.labelNode(t, preferred, ptr.To("yes"))
-	t.Cleanup(func() { l.labelNode(t, preferred, nil) })
+	l.setNodeLabel(t, preferred, labelPreferred, ptr.To("yes"))
+	t.Cleanup(func() { l.setNodeLabel(t, preferred, labelPreferred, nil) })
 	l.waitAnnounced(t, svc, ips, on(preferred))
 	l.waitAnswers(t, svc, ips, "web", "")
 
@@ -77,7 +75,7 @@ func (l *l2Env) testPreferredNodes(t *testing.T) {
 	l.waitSettled(t)
 	l.waitAnnounced(t, svc, ips, on(preferred))
 
-	l.labelNode(t, preferred, nil)
+	l.setNodeLabel(t, preferred, labelPreferred, nil)
 	// Expected: the speakers recompute within a second of the Node update.
 	eventually(t, testkit.Budget(2*time.Second), "the hash winners answering again", func() error {
 		for _, ip := range ips {
@@ -93,18 +91,4 @@ func (l *l2Env) testPreferredNodes(t *testing.T) {
 	})
 	back := l.waitAnnounced(t, svc, ips, nil)
 	t.Logf("%v: hash winners %v; %s, preferred, took both, gave them up while failed and took them back on recovery; unlabelled, back to %v", ips, hashed, preferred, back)
-}
-
-// labelNode sets (value non-nil) or removes the labelPreferred label of a
-// node.
-func (l *l2Env) labelNode(t *testing.T, node string, value *string) {
-	t.Helper()
-	v := "null"
-	if value != nil {
-		v = fmt.Sprintf("%q", *value)
-	}
-	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:%s}}}`, labelPreferred, v)
-	if _, err := l.cs.CoreV1().Nodes().Patch(context.Background(), node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }

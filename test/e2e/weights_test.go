@@ -4,14 +4,13 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
@@ -72,8 +71,12 @@ func (l *l2Env) testSummedWeights(t *testing.T) {
 		}
 	}
 	sum, single := others[0], others[1]
-	l.setNodeLabels(t, sum, labelWeightX, labelWeightY)
-	l.setNodeLabels(t, single, labelWeightZ)
+	for node, keys := range map[string][]string{sum: {labelWeightX, labelWeightY}, single: {labelWeightZ}} {
+		for _, k := range keys {
+			l.setNodeLabel(t, node, k, ptr.To("yes"))
+			t.Cleanup(func() { l.setNodeLabel(t, node, k, nil) })
+		}
+	}
 	l.waitAnnounced(t, svc, ips, func(n string) error {
 		if n != sum {
 			return fmt.Errorf("answered by %s, want %s (x 30 + y 30 = 60; %s has z 50, %s is the hash winner)", n, sum, single, hashed)
@@ -82,33 +85,4 @@ func (l *l2Env) testSummedWeights(t *testing.T) {
 	})
 	l.waitAnswers(t, svc, ips, "web", "")
 	t.Logf("%s: hash winner %s; %s (60, summed over two advertisements) answers, not %s (50)", ips[0], hashed, sum, single)
-}
-
-// setNodeLabels sets each key to "yes" on node and removes them all when
-// t ends.
-func (l *l2Env) setNodeLabels(t *testing.T, node string, keys ...string) {
-	t.Helper()
-	patch := func(value string) error {
-		labels := map[string]any{}
-		for _, k := range keys {
-			labels[k] = nil
-			if value != "" {
-				labels[k] = value
-			}
-		}
-		body, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": labels}})
-		if err != nil {
-			return err
-		}
-		_, err = l.cs.CoreV1().Nodes().Patch(context.Background(), node, types.MergePatchType, body, metav1.PatchOptions{})
-		return err
-	}
-	if err := patch("yes"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := patch(""); err != nil {
-			t.Errorf("removing labels %v from %s: %v", keys, node, err)
-		}
-	})
 }
