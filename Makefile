@@ -63,6 +63,8 @@ lab: build ## Bring up the local lab and run the quick start (root)
 .PHONY: e2e
 e2e: build ## End-to-end tests on a lab of their own (root)
 	hack/build-k8s.sh --all
+	hack/lab-images.sh
+	hack/build-metallb.sh
 	go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./test/e2e/
 
 .PHONY: help

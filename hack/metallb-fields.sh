@@ -6,7 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$(repo_root)"
 
-version=v0.16.2
+# shellcheck source=k8s/versions.env
+source "$(dirname "$0")/k8s/versions.env"
+version=$METALLB_VERSION
 dir=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "go.universe.tf/metallb@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [[ -d $dir/config/crd/bases ]] || { echo "no CRDs in $dir" >&2; exit 1; }
 out=internal/crdfields/testdata/metallb-$version.txt

@@ -64,6 +64,9 @@ step "image cross-build (make image: linux/amd64 + linux/arm64)" hack/image.sh
 # The pause and echo images `lab up --kubelet real` imports (e2e's
 # TestRealKubelet); a few seconds warm.
 step "lab images (pause, echo)" hack/lab-images.sh
+# MetalLB, the peer `lab up --lb metallb` runs (e2e's TestMetalLB: MetalLB
+# answering, then `ironlb migrate` to ironlb); a no-op warm.
+step "MetalLB (the peer, from the Go module proxy)" hack/build-metallb.sh
 step "unit and integration tests (-race)" go_tests unit -race -timeout "$UNIT_TIMEOUT" ./...
 step "fuzz" hack/fuzz.sh
 # The end-to-end suite brings up a lab of its own (unique prefix, temporary

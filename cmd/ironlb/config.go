@@ -124,7 +124,7 @@ func newConfigConvertCommand() *cobra.Command {
 					cmd.PrintErrf("note: BGPPeer %s carries its password in clear text; consider a kubernetes.io/basic-auth Secret and spec.passwordSecret\n", p.Name)
 				}
 			}
-			return writeObjects(cmd.OutOrStdout(), objs)
+			return writeObjects(cmd.OutOrStdout(), "# Converted from the legacy configuration by `ironlb config convert`.\n", objs)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file holding the legacy configuration (- reads standard input)")
@@ -224,24 +224,17 @@ func printReport(w io.Writer, rep validateReport, problems []config.FieldError) 
 	return err
 }
 
-// writeObjects prints the objects as multi-document YAML, without the
-// empty status and creationTimestamp a round trip through Go types adds.
-func writeObjects(w io.Writer, objs config.Objects) error {
+// writeObjects prints a comment line (header) and the objects as
+// multi-document YAML, without the empty status and creationTimestamp a
+// round trip through Go types adds.
+func writeObjects(w io.Writer, header string, objs config.Objects) error {
 	all := objs.All()
 	var sb strings.Builder
-	sb.WriteString("# Converted from the legacy configuration by `ironlb config convert`.\n")
+	sb.WriteString(header)
 	for _, o := range all {
-		b, err := json.Marshal(o)
+		m, err := config.Manifest(o)
 		if err != nil {
 			return err
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return err
-		}
-		delete(m, "status")
-		if md, ok := m["metadata"].(map[string]any); ok {
-			delete(md, "creationTimestamp")
 		}
 		out, err := yaml.Marshal(m)
 		if err != nil {

@@ -43,6 +43,7 @@ func newLabCommand() *cobra.Command {
 		newLabNodeCommand(&dir),
 		newLabRestartCommand(&dir),
 		newLabStopCommand(&dir),
+		newLabSwitchCommand(&dir),
 		newLabSuperviseCommand(&dir),
 		newLabAgentCommand(&dir),
 	)
@@ -71,7 +72,7 @@ func labCommandFlags() lab.CommandFlags {
 
 func newLabUpCommand(dir *string) *cobra.Command {
 	o := lab.UpOptions{}
-	var family, kubelet string
+	var family, kubelet, lb string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring the lab up (replacing any lab in --dir, running or crashed)",
@@ -82,6 +83,9 @@ func newLabUpCommand(dir *string) *cobra.Command {
 				return err
 			}
 			if o.Kubelet, err = lab.ParseKubeletMode(kubelet); err != nil {
+				return err
+			}
+			if o.LB, err = lab.ParseLB(lb); err != nil {
 				return err
 			}
 			self, err := os.Executable()
@@ -103,6 +107,8 @@ func newLabUpCommand(dir *string) *cobra.Command {
 	cmd.Flags().StringVar(&o.K8sDir, "k8s-dir", "", "directory of the Kubernetes binaries (default $IRONLB_K8S_DIR, else hack/build-k8s.sh's cache)")
 	cmd.Flags().StringVar(&o.CRDDir, "crds", "", "directory of CRD manifests to apply (default config/crd/bases of this checkout)")
 	cmd.Flags().StringVar(&kubelet, "kubelet", string(lab.KubeletStandIn), "what runs Pods on the nodes: stand-in (the lab agent) or real (kubelet and containerd per node)")
+	cmd.Flags().StringVar(&lb, "lb", string(lab.LBIronlb), "the load balancer the lab runs: ironlb, or metallb (MetalLB built by hack/build-metallb.sh) for side by side runs")
+	cmd.Flags().StringVar(&o.MetalLBDir, "metallb-dir", "", "with --lb metallb: directory of MetalLB's binaries and CRDs (default $IRONLB_METALLB_DIR, else hack/build-metallb.sh's cache)")
 	cmd.Flags().StringVar(&o.Images, "images", "", "with --kubelet real: directory of OCI image tarballs imported into every node's containerd (default bin/lab-images of this checkout, from hack/lab-images.sh)")
 	return cmd
 }
@@ -289,6 +295,25 @@ func newLabStopCommand(dir *string) *cobra.Command {
 			return lab.StopController(*dir, cmd.OutOrStdout())
 		},
 	})
+	return cmd
+}
+
+func newLabSwitchCommand(dir *string) *cobra.Command {
+	o := lab.SwitchOptions{}
+	cmd := &cobra.Command{
+		Use:   "switch-lb ironlb|metallb",
+		Short: "Replace the load balancer the lab runs: stop every controller and speaker of one, then start the other's",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			to, err := lab.ParseLB(args[0])
+			if err != nil {
+				return err
+			}
+			o.Dir, o.To, o.Flags, o.Out = *dir, to, labCommandFlags(), cmd.OutOrStdout()
+			return lab.SwitchLB(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.MetalLBDir, "metallb-dir", "", "for metallb: directory of MetalLB's binaries and CRDs (default $IRONLB_METALLB_DIR, else hack/build-metallb.sh's cache)")
 	return cmd
 }
 

@@ -14,7 +14,7 @@ func TestLabCommandTree(t *testing.T) {
 	for _, path := range [][]string{
 		{"lab", "up"}, {"lab", "down"}, {"lab", "status"}, {"lab", "kubectl"}, {"lab", "exec"}, {"lab", "router"},
 		{"lab", "node", "fail"}, {"lab", "node", "recover"}, {"lab", "node", "stop-speaker"}, {"lab", "restart", "controller"}, {"lab", "restart", "speaker"},
-		{"lab", "supervise"}, {"lab", "agent"},
+		{"lab", "supervise"}, {"lab", "agent"}, {"lab", "switch-lb"}, {"lab", "stop", "controller"}, {"migrate"},
 	} {
 		cmd, rest, err := root.Find(path)
 		if err != nil || len(rest) != 0 || cmd.Name() != path[len(path)-1] {
@@ -34,7 +34,7 @@ func TestLabUpFlagDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for flag, want := range map[string]string{
-		"nodes": "3", "ip-family": "dual", "prefix": lab.DefaultPrefix, "k8s-dir": "", "crds": "",
+		"nodes": "3", "ip-family": "dual", "prefix": lab.DefaultPrefix, "k8s-dir": "", "crds": "", "lb": "ironlb", "metallb-dir": "",
 	} {
 		if f := up.Flags().Lookup(flag); f == nil || f.DefValue != want {
 			t.Errorf("--%s default = %v, want %q", flag, f, want)
@@ -61,6 +61,10 @@ func TestLabRejectsBadFlags(t *testing.T) {
 		{[]string{"lab", "up", "--ip-family", "ipv5"}, `--ip-family "ipv5": want dual, ipv4 or ipv6`},
 		{[]string{"lab", "status", "-o", "yaml"}, `--output "yaml": want text or json`},
 		{[]string{"lab", "node", "fail"}, "accepts 1 arg"},
+		{[]string{"lab", "up", "--lb", "bogus"}, `load balancer "bogus": want ironlb or metallb`},
+		{[]string{"lab", "switch-lb", "haproxy"}, `load balancer "haproxy": want ironlb or metallb`},
+		{[]string{"migrate", "-o", "xml"}, `--output "xml": want yaml or json`},
+		{[]string{"migrate", "--diff", "--apply"}, "--diff and --apply: pick one"},
 		{[]string{"lab", "kubectl", "--dir", t.TempDir(), "--", "get", "pods"}, "no lab state"},
 	}
 	for _, tt := range tests {

@@ -41,6 +41,7 @@ func newRootCommand() *cobra.Command {
 		newLabCommand(),
 		newDoctorCommand(),
 		newStatusCommand(),
+		newMigrateCommand(),
 	)
 	return root
 }

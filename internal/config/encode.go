@@ -69,3 +69,23 @@ func DigestEncoded(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
+
+// Manifest returns o as a manifest to print or apply: its JSON form as a
+// map, without the empty status and creationTimestamp a round trip through
+// the Go types adds, and without a generation (the API server's).
+func Manifest(o Object) (map[string]any, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+		delete(md, "generation")
+	}
+	return m, nil
+}

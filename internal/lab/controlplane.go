@@ -35,13 +35,9 @@ func FindK8sDir(dir string) (string, error) {
 		}
 		return dir, nil
 	}
-	cache := os.Getenv("IRONLB_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("finding the Kubernetes binaries: %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "ironlb")
+	cache, err := cacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the Kubernetes binaries: %w", err)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(cache, "k8s-v*"))
 	slices.Reverse(dirs) // newest version first (by name; good enough for one pin)

@@ -61,9 +61,10 @@ func isIronlbProc(name string) bool {
 	return name == "controller" || strings.HasPrefix(name, "speaker/")
 }
 
-// ironlbHealth waits a little for the ironlb controller (/readyz) and the
-// speakers (running for a few seconds) and describes what it saw; a
-// broken ironlb is reported, not fatal: the lab is there to debug it.
+// ironlbHealth waits a little for the load balancer's controller
+// (/readyz; ironlb's or MetalLB's) and the speakers (running for a few
+// seconds) and describes what it saw; a broken one is reported, not
+// fatal: the lab is there to debug it.
 func ironlbHealth(ctx context.Context, s *State, timeout time.Duration) []string {
 	var notes []string
 	start := time.Now()
@@ -78,9 +79,9 @@ func ironlbHealth(ctx context.Context, s *State, timeout time.Duration) []string
 			time.Sleep(300 * time.Millisecond)
 		}
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("WARNING: the ironlb controller is not ready (%v); see %s", err, logPath(s.Dir, "controller")))
+			notes = append(notes, fmt.Sprintf("WARNING: the %s controller is not ready (%v); see %s", s.LB.Name(), err, logPath(s.Dir, "controller")))
 		} else {
-			notes = append(notes, "ironlb controller ready")
+			notes = append(notes, s.LB.Name()+" controller ready")
 		}
 	}
 	if s.Speakers {
@@ -97,7 +98,7 @@ func ironlbHealth(ctx context.Context, s *State, timeout time.Duration) []string
 			}
 		}
 		if down == 0 {
-			notes = append(notes, "ironlb speakers running")
+			notes = append(notes, s.LB.Name()+" speakers running")
 		}
 	}
 	return notes

@@ -33,10 +33,16 @@ type State struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// Namespaces are the namespaces this lab created.
 	Namespaces []string `json:"namespaces"`
-	// Speakers is whether the lab runs one ironlb speaker per node.
+	// Speakers is whether the lab runs one speaker per node (ironlb's, or
+	// MetalLB's with LB metallb).
 	Speakers bool `json:"speakers"`
-	// Controller is whether the lab runs the ironlb controller.
+	// Controller is whether the lab runs the load balancer's controller.
 	Controller bool `json:"controller"`
+	// LB is the load balancer the lab runs; empty (older states) is
+	// ironlb. With MetalLB, Controller and Speakers are MetalLB's, run from
+	// MetalLBDir.
+	LB         LB     `json:"lb,omitempty"`
+	MetalLBDir string `json:"metallbDir,omitempty"`
 	// Kubelet is what plays the kubelet; empty (older states) is the
 	// stand-in.
 	Kubelet KubeletMode `json:"kubelet,omitempty"`

@@ -23,6 +23,8 @@ type Status struct {
 	Router  RouterStatus `json:"router"`
 	NodeASN int          `json:"nodeASN"`
 	Hosts   []HostStatus `json:"hosts"`
+	// LB is the load balancer the lab runs: ironlb or metallb.
+	LB LB `json:"lb"`
 	// Controller and Speakers tell whether the lab runs them (and they
 	// are running now).
 	Controller bool         `json:"controller"`
@@ -90,7 +92,7 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{
-		Dir: s.Dir, Prefix: s.Prefix, IPFamily: s.IPFamily, Kubeconfig: s.Kubeconfig(), APIServer: s.apiServerURL(),
+		Dir: s.Dir, Prefix: s.Prefix, IPFamily: s.IPFamily, Kubeconfig: s.Kubeconfig(), APIServer: s.apiServerURL(), LB: s.LB.orDefault(),
 		Router:  RouterStatus{Host: p.Router.Name, ASN: RouterASN, RouterID: p.Router.IPv4.String(), VtySocket: routerDir(s.Dir)},
 		NodeASN: NodeASN,
 	}
@@ -189,6 +191,7 @@ func ipLinks(ctx context.Context, ns string, args ...string) ([]ipLink, error) {
 func (st *Status) WriteText(w io.Writer) error {
 	_, _ = fmt.Fprintf(w, "lab %s (namespaces %s*), %s stack\n", st.Dir, st.Prefix, st.IPFamily)
 	_, _ = fmt.Fprintf(w, "kubeconfig %s (API server %s)\n", st.Kubeconfig, st.APIServer)
+	_, _ = fmt.Fprintf(w, "load balancer %s\n", st.LB.Name())
 	_, _ = fmt.Fprintf(w, "router AS %d (router ID %s); nodes peer as AS %d\n\n", st.Router.ASN, st.Router.RouterID, st.NodeASN)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "HOST\tROLE\tCARD\tLINK\tMAC\tADDRESSES\tPOD CIDRS")

@@ -46,6 +46,10 @@ type UpOptions struct {
 	// node's containerd with real kubelets; empty means bin/lab-images of
 	// the checkout (hack/lab-images.sh).
 	Images string
+	// LB is the load balancer the lab runs: ironlb (default) or MetalLB
+	// from MetalLBDir (see FindMetalLBDir), for side by side runs.
+	LB         LB
+	MetalLBDir string
 	// Out receives the progress lines.
 	Out io.Writer
 }
@@ -81,6 +85,15 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	if o.Kubelet == "" {
 		o.Kubelet = KubeletStandIn
 	}
+	if o.LB == "" {
+		o.LB = LBIronlb
+	}
+	var metallbDir string
+	if o.LB.MetalLB() {
+		if metallbDir, err = FindMetalLBDir(o.MetalLBDir); err != nil {
+			return nil, err
+		}
+	}
 	var images []string
 	if o.Kubelet.Real() {
 		if err := CheckKubeletPrerequisites(k8sDir); err != nil {
@@ -97,6 +110,7 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	s := &State{
 		Version: stateVersion, Dir: dir, Prefix: o.Prefix, Nodes: o.Nodes, IPFamily: o.IPFamily,
 		K8sDir: k8sDir, Ironlb: o.Ironlb, CreatedAt: time.Now().UTC(), Kubelet: o.Kubelet,
+		LB: o.LB, MetalLBDir: metallbDir,
 		Namespaces: p.Namespaces(), Procs: map[string]*Proc{},
 	}
 	if err := pr.step("lab directory "+dir, func() (string, error) { return "", prepareDir(s) }); err != nil {
@@ -118,8 +132,15 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	if err := pr.step("cluster objects", func() (string, error) { return populate(ctx, s, p, cs, crdDir) }); err != nil {
 		return nil, withLogs(err, dir)
 	}
+	// With MetalLB too: ironlb's RBAC and ServiceAccounts are then ready
+	// for a switch to ironlb.
 	if err := pr.step("ironlb install manifests", func() (string, error) { return installManifests(ctx, s) }); err != nil {
 		return nil, withLogs(err, dir)
+	}
+	if s.LB.MetalLB() {
+		if err := pr.step("MetalLB objects", func() (string, error) { return populateMetalLB(ctx, s, p, cs) }); err != nil {
+			return nil, withLogs(err, dir)
+		}
 	}
 	if err := pr.step("router (FRR zebra, bfdd, bgpd)", func() (string, error) {
 		return fmt.Sprintf("AS %d at %s, %s; accepts AS %d from %s and %s", RouterASN, p.Router.IPv4, p.Router.IPv6,
@@ -127,7 +148,7 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	}); err != nil {
 		return nil, withLogs(err, dir)
 	}
-	if err := pr.step("nodes, ironlb and the supervisor", func() (string, error) { return startNodes(s, p, o.Flags) }); err != nil {
+	if err := pr.step("nodes, "+string(o.LB)+" and the supervisor", func() (string, error) { return startNodes(s, p, o.Flags) }); err != nil {
 		return nil, withLogs(err, dir)
 	}
 	if o.Kubelet.Real() {
@@ -141,11 +162,11 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 		return nil, withLogs(err, dir)
 	}
 	if s.Controller || s.Speakers {
-		_ = pr.step("waiting for ironlb", func() (string, error) {
+		_ = pr.step("waiting for "+string(o.LB), func() (string, error) {
 			return strings.Join(ironlbHealth(ctx, s, 30*time.Second), "; "), nil
 		})
 	}
-	_, _ = fmt.Fprintf(o.Out, "==> lab up in %s: %d nodes, %s stack; kubeconfig %s\n", pr.total(), o.Nodes, o.IPFamily, s.Kubeconfig())
+	_, _ = fmt.Fprintf(o.Out, "==> lab up in %s: %d nodes, %s stack, %s; kubeconfig %s\n", pr.total(), o.Nodes, o.IPFamily, o.LB, s.Kubeconfig())
 	return s, nil
 }
 
@@ -348,17 +369,22 @@ func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 			procs = append(procs, agentProc(s, h))
 		}
 	}
-	ctrl, err := controllerProc(s, flags["controller"])
-	if err != nil {
-		return "", err
-	}
-	speakers, err := speakerProcs(s, p, flags["speaker"])
-	if err != nil {
-		return "", err
+	var ctrl *Proc
+	var speakers []*Proc
+	if s.LB.MetalLB() {
+		ctrl, speakers = metallbControllerProc(s), metallbSpeakerProcs(s, p)
+	} else {
+		var err error
+		if ctrl, err = controllerProc(s, flags["controller"]); err != nil {
+			return "", err
+		}
+		if speakers, err = speakerProcs(s, p, flags["speaker"]); err != nil {
+			return "", err
+		}
 	}
 	procs = append(append(procs, ctrl), speakers...)
-	notes := []string{"ironlb controller", fmt.Sprintf("%d ironlb speakers", len(speakers))}
-	err = updateState(s.Dir, func(st *State) error {
+	notes := []string{s.LB.Name() + " controller", fmt.Sprintf("%d %s speakers", len(speakers), s.LB.Name())}
+	err := updateState(s.Dir, func(st *State) error {
 		if st.Kubelet.Real() {
 			if err := prepareRealNodes(st, p); err != nil {
 				return err

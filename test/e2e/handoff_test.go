@@ -202,9 +202,18 @@ type trafficStream struct {
 	sent, failed atomic.Int64
 	mu           sync.Mutex
 	firstErr     error
+	// firstFail and lastFail are when the first and the last failed
+	// request was sent.
+	firstFail, lastFail time.Time
 }
 
+// startTraffic streams from the suite lab's client.
 func startTraffic(ips []netip.Addr) *trafficStream {
+	return startTrafficIn(e2e.prefix+"client", ips)
+}
+
+// startTrafficIn streams from the network namespace ns.
+func startTrafficIn(ns string, ips []netip.Addr) *trafficStream {
 	ts := &trafficStream{stopCh: make(chan struct{})}
 	ts.wg.Go(func() {
 		tick := time.NewTicker(requestEvery)
@@ -219,7 +228,8 @@ func startTraffic(ips []netip.Addr) *trafficStream {
 			// A request answered within a second counts; a lost ARP
 			// answer or a refused connection would not be.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err := httpGetFrom(ctx, "client", netip.AddrPortFrom(ip, 80).String())
+			sentAt := time.Now()
+			_, err := httpGetIn(ctx, ns, netip.AddrPortFrom(ip, 80).String())
 			cancel()
 			ts.sent.Add(1)
 			if err != nil {
@@ -227,7 +237,9 @@ func startTraffic(ips []netip.Addr) *trafficStream {
 				ts.mu.Lock()
 				if ts.firstErr == nil {
 					ts.firstErr = fmt.Errorf("%s: %w", ip, err)
+					ts.firstFail = sentAt
 				}
+				ts.lastFail = sentAt
 				ts.mu.Unlock()
 			}
 		}
@@ -242,4 +254,12 @@ func (ts *trafficStream) stop() (sent, failed int64, firstErr error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return ts.sent.Load(), ts.failed.Load(), ts.firstErr
+}
+
+// failures returns when the first and the last failed request was sent
+// (zero times when none failed); call it after stop.
+func (ts *trafficStream) failures() (first, last time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.firstFail, ts.lastFail
 }

@@ -474,7 +474,13 @@ func parseNdisc6(stdout, stderr string, ip netip.Addr, code int) ([]string, bool
 
 // neighborEntry is the MAC in the client's neighbour entry for ip.
 func (l *l2Env) neighborEntry(ip netip.Addr) (string, error) {
-	out, err := exec.Command("ip", "-n", e2e.prefix+"client", "neigh", "show", ip.String(), "dev", clientInterface).CombinedOutput()
+	return neighborEntryIn(e2e.prefix+"client", ip)
+}
+
+// neighborEntryIn is the MAC of ip in the neighbour table of the client
+// namespace ns.
+func neighborEntryIn(ns string, ip netip.Addr) (string, error) {
+	out, err := exec.Command("ip", "-n", ns, "neigh", "show", ip.String(), "dev", clientInterface).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("ip neigh show %s: %w: %s", ip, err, out)
 	}
