@@ -56,6 +56,10 @@ test: ## Everything CI runs: prerequisites, generated files, lint, unit, fuzz an
 bench: ## Benchmarks and measured figures (tables); record them in docs/performance.md
 	hack/bench.sh
 
+.PHONY: compare
+compare: ## MetalLB v0.16.2 and ironlb side by side in the lab: one table of figures and ratios (root)
+	hack/compare.sh
+
 .PHONY: lab
 lab: build ## Bring up the local lab and run the quick start (root)
 	hack/lab.sh

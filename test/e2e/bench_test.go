@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -174,6 +175,17 @@ func (l *l2Env) steadyOwners(t *testing.T, svc string, ips []netip.Addr) map[net
 // fail(old), and returns, per address, the time from the call to the
 // first answer through another node than old.
 func (l *l2Env) measureFailover(ips []netip.Addr, old string, fail func(string) error) (map[netip.Addr]time.Duration, error) {
+	took, _, err := measureFailover(l.get, ips, old, fail)
+	return took, err
+}
+
+// measureFailover probes every address with get (a new request every
+// probeEvery, each given probeTimeout), calls fail(old), and returns, per
+// address, the time from the call to the first answer through another
+// node than old, and how many probes sent after the call failed before
+// that answer (answers through old count as served).
+func measureFailover(get func(context.Context, netip.Addr) (string, error), ips []netip.Addr, old string,
+	fail func(string) error) (map[netip.Addr]time.Duration, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), failoverLimit)
 	defer cancel()
 	type hit struct {
@@ -182,6 +194,8 @@ func (l *l2Env) measureFailover(ips []netip.Addr, old string, fail func(string) 
 	}
 	hits := make(chan hit, len(ips))
 	var wg sync.WaitGroup
+	var failedAfter atomic.Int64
+	var t0 atomic.Pointer[time.Time]
 	for _, ip := range ips {
 		pctx, stop := context.WithCancel(ctx)
 		var once sync.Once
@@ -198,10 +212,16 @@ func (l *l2Env) measureFailover(ips []netip.Addr, old string, fail func(string) 
 				case <-tick.C:
 				}
 				probes.Go(func() {
+					sentAt := time.Now()
 					rctx, rcancel := context.WithTimeout(pctx, probeTimeout)
 					defer rcancel()
-					body, err := l.get(rctx, ip)
+					body, err := get(rctx, ip)
 					if err != nil {
+						// A probe cut short because the answer came
+						// is no failure.
+						if start := t0.Load(); start != nil && sentAt.After(*start) && pctx.Err() == nil {
+							failedAfter.Add(1)
+						}
 						return
 					}
 					if n := field(body, "node"); n != "" && n != old {
@@ -216,14 +236,15 @@ func (l *l2Env) measureFailover(ips []netip.Addr, old string, fail func(string) 
 		})
 	}
 	time.Sleep(50 * time.Millisecond) // probes in flight, all through old
-	t0 := time.Now()
+	start := time.Now()
+	t0.Store(&start)
 	err := fail(old)
 	out := map[netip.Addr]time.Duration{}
 	if err == nil {
 		for len(out) < len(ips) {
 			select {
 			case h := <-hits:
-				out[h.ip] = h.at.Sub(t0)
+				out[h.ip] = h.at.Sub(start)
 			case <-ctx.Done():
 				var missing []string
 				for _, ip := range ips {
@@ -241,7 +262,7 @@ func (l *l2Env) measureFailover(ips []netip.Addr, old string, fail func(string) 
 	}
 	cancel()
 	wg.Wait()
-	return out, err
+	return out, int(failedAfter.Load()), err
 }
 
 // benchRow is one line of the table.
