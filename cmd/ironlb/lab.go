@@ -108,6 +108,7 @@ func newLabUpCommand(dir *string) *cobra.Command {
 	cmd.Flags().StringVar(&o.CRDDir, "crds", "", "directory of CRD manifests to apply (default config/crd/bases of this checkout)")
 	cmd.Flags().StringVar(&kubelet, "kubelet", string(lab.KubeletStandIn), "what runs Pods on the nodes: stand-in (the lab agent) or real (kubelet and containerd per node)")
 	cmd.Flags().StringVar(&lb, "lb", string(lab.LBIronlb), "the load balancer the lab runs: ironlb, or metallb (MetalLB built by hack/build-metallb.sh) for side by side runs")
+	cmd.Flags().BoolVar(&o.Audit, "audit", false, "write the API server's audit log (logs/audit.log: every request's user, user agent, verb and times)")
 	cmd.Flags().StringVar(&o.MetalLBDir, "metallb-dir", "", "with --lb metallb: directory of MetalLB's binaries and CRDs (default $IRONLB_METALLB_DIR, else hack/build-metallb.sh's cache)")
 	cmd.Flags().StringVar(&o.Images, "images", "", "with --kubelet real: directory of OCI image tarballs imported into every node's containerd (default bin/lab-images of this checkout, from hack/lab-images.sh)")
 	return cmd

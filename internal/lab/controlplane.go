@@ -125,6 +125,31 @@ func (s *State) Kubeconfig() string { return kubeconfigPath(s.Dir) }
 
 func (s *State) bin(name string) string { return filepath.Join(s.K8sDir, name) }
 
+// auditPolicy logs every request once, when its response is complete,
+// with its metadata (user, user agent, verb, resource, times): enough to
+// count who asks the API server for what, nothing of the bodies.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+`
+
+// AuditLog is the API server's audit log of a lab brought up with audit
+// on (UpOptions.Audit): one JSON event per request.
+func AuditLog(dir string) string { return filepath.Join(dir, "logs", "audit.log") }
+
+func auditPolicyPath(dir string) string { return filepath.Join(dir, "audit-policy.yaml") }
+
+// auditArgs are the API server's audit flags when the lab has audit on.
+func auditArgs(s *State) []string {
+	if !s.Audit {
+		return nil
+	}
+	return []string{"--audit-policy-file=" + auditPolicyPath(s.Dir), "--audit-log-path=" + AuditLog(s.Dir),
+		"--audit-log-format=json", "--audit-log-maxsize=0"}
+}
+
 // controlPlaneProcs are etcd, kube-apiserver, kube-controller-manager and
 // kube-scheduler, all on the root namespace's loopback.
 func controlPlaneProcs(s *State, p Plan) []*Proc {
@@ -143,7 +168,7 @@ func controlPlaneProcs(s *State, p Plan) []*Proc {
 			"--listen-peer-urls=" + etcdPeer, "--initial-advertise-peer-urls=" + etcdPeer,
 			"--initial-cluster=lab=" + etcdPeer, "--unsafe-no-fsync", "--log-level=warn",
 		}},
-		{Name: "kube-apiserver", Order: 40, Supervised: true, Args: []string{
+		{Name: "kube-apiserver", Order: 40, Supervised: true, Args: append([]string{
 			s.bin("kube-apiserver"), "--etcd-servers=" + etcdClient,
 			"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(s.Ports.APIServer),
 			"--advertise-address=" + advertise, "--endpoint-reconciler-type=none",
@@ -153,7 +178,7 @@ func controlPlaneProcs(s *State, p Plan) []*Proc {
 			"--service-account-key-file=" + k.saPub(), "--service-account-signing-key-file=" + k.saKey(),
 			"--service-cluster-ip-range=" + joinPrefixes(p.ServiceCIDRs()),
 			"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false",
-		}},
+		}, auditArgs(s)...)},
 		{Name: "kube-controller-manager", Order: 50, Supervised: true, Args: []string{
 			s.bin("kube-controller-manager"), "--kubeconfig=" + kc,
 			"--authentication-skip-lookup=true", "--leader-elect=false",

@@ -43,6 +43,8 @@ type State struct {
 	// MetalLBDir.
 	LB         LB     `json:"lb,omitempty"`
 	MetalLBDir string `json:"metallbDir,omitempty"`
+	// Audit is whether the API server writes its audit log (AuditLog).
+	Audit bool `json:"audit,omitempty"`
 	// Kubelet is what plays the kubelet; empty (older states) is the
 	// stand-in.
 	Kubelet KubeletMode `json:"kubelet,omitempty"`

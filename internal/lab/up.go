@@ -50,6 +50,10 @@ type UpOptions struct {
 	// from MetalLBDir (see FindMetalLBDir), for side by side runs.
 	LB         LB
 	MetalLBDir string
+	// Audit turns on the API server's audit log (AuditLog): every
+	// request's user, user agent, verb and times, for counting who asks
+	// what (make compare).
+	Audit bool
 	// Out receives the progress lines.
 	Out io.Writer
 }
@@ -110,7 +114,7 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	s := &State{
 		Version: stateVersion, Dir: dir, Prefix: o.Prefix, Nodes: o.Nodes, IPFamily: o.IPFamily,
 		K8sDir: k8sDir, Ironlb: o.Ironlb, CreatedAt: time.Now().UTC(), Kubelet: o.Kubelet,
-		LB: o.LB, MetalLBDir: metallbDir,
+		LB: o.LB, MetalLBDir: metallbDir, Audit: o.Audit,
 		Namespaces: p.Namespaces(), Procs: map[string]*Proc{},
 	}
 	if err := pr.step("lab directory "+dir, func() (string, error) { return "", prepareDir(s) }); err != nil {
@@ -209,6 +213,11 @@ func prepareDir(s *State) error {
 			return fmt.Errorf("lab directory: %w", err)
 		}
 		if err := os.Chmod(d, 0o755); err != nil {
+			return fmt.Errorf("lab directory: %w", err)
+		}
+	}
+	if s.Audit {
+		if err := os.WriteFile(auditPolicyPath(s.Dir), []byte(auditPolicy), 0o644); err != nil {
 			return fmt.Errorf("lab directory: %w", err)
 		}
 	}

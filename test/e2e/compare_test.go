@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
@@ -51,6 +52,10 @@ var compareRows = [][3]string{
 	{"graceful.p95", "L2 failover, graceful stop: p95", "ms"},
 	{"graceful.max", "L2 failover, graceful stop: max", "ms"},
 	{"graceful.failed", "L2 failover, graceful stop: failed requests (all runs)", ""},
+	{"bgp.create.p50", "BGP: Service create → route in the router's kernel: p50", "ms"},
+	{"bgp.create.p95", "BGP: Service create → route in the router's kernel: p95", "ms"},
+	{"bgp.delete.p50", "BGP: Service delete → route withdrawn: p50", "ms"},
+	{"bgp.delete.p95", "BGP: Service delete → route withdrawn: p95", "ms"},
 	{"burst.p50", "burst create → IP: p50", "ms"},
 	{"burst.p99", "burst create → IP: p99", "ms"},
 	{"burst.lag", "burst: last create → last IP", "ms"},
@@ -223,10 +228,11 @@ func (c *compareLab) measure(t *testing.T, f compareFigures, runs, services int)
 	f["controller.rss.idle"], _ = c.usage(t, "controller")
 	f["speaker.rss.idle"], _ = c.usage(t, "speaker/node1")
 
-	c.configure(t, map[string][]string{"failover": comparePool, "burst": burstPool})
+	c.configure(t, map[string][]string{"failover": comparePool, "burst": burstPool, "bgp": bgpBenchPool})
 	env := &l2Env{cs: c.cs, ns: "default"}
 	env.deployWeb(t, "web", 3, nil)
 	c.failover(t, f, runs)
+	c.bgp(t, f, runs)
 
 	_, cpu0 := c.usage(t, "controller")
 	c.burst(t, f, services)
@@ -344,6 +350,114 @@ func (c *compareLab) steadyOwner(t *testing.T, get func(context.Context, netip.A
 		return nil
 	})
 	return owner
+}
+
+// bgp peers every node with the lab's router (eBGP, no BFD) and measures,
+// over runs Services created and deleted one after the other, the time
+// from the create to the Service's /32 in the router's kernel and from
+// the delete to its withdrawal, as TestBenchBGP does.
+func (c *compareLab) bgp(t *testing.T, f compareFigures, runs int) {
+	t.Helper()
+	ctx := context.Background()
+	peerVersion, adVersion, ns := "ironlb.io/v1beta1", "ironlb.io/v1beta1", "ironlb-system"
+	if c.lb.MetalLB() {
+		peerVersion, adVersion, ns = "metallb.io/v1beta2", "metallb.io/v1beta1", "metallb-system"
+	}
+	doc := fmt.Sprintf(`apiVersion: %s
+kind: BGPPeer
+metadata: {name: router, namespace: %s}
+spec: {myASN: %d, peerASN: %d, peerAddress: 10.200.0.1}
+---
+apiVersion: %s
+kind: BGPAdvertisement
+metadata: {name: bgp, namespace: %s}
+spec: {ipAddressPools: [bgp]}
+`, peerVersion, ns, lab.NodeASN, lab.RouterASN, adVersion, ns)
+	file := filepath.Join(t.TempDir(), "bgp.yaml")
+	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pl := &peerLab{dir: c.dir}
+	if out, err := pl.lab(ctx, "kubectl", "--", "apply", "-f", file); err != nil {
+		t.Fatalf("applying the BGP objects: %v\n%s", err, out)
+	}
+	st, err := lab.LoadState(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expected: sessions up within a few seconds of the BGPPeer.
+	eventually(t, testkit.Budget(sessionsExpected), "BGP sessions with every node", func() error {
+		out, err := pl.lab(ctx, "router", "--", "-c", "show bgp summary json")
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		for _, n := range p.Nodes {
+			if !neighborEstablished(out, n.IPv4) {
+				return fmt.Errorf("BGP session with %s (%s) not Established", n.Name, n.IPv4)
+			}
+		}
+		return nil
+	})
+	w := watchRoutes(t, p.Namespace("router"))
+	prefix := netip.PrefixFrom(bgpBenchVIP, 32)
+	v4 := corev1.IPFamilyPolicySingleStack
+	var created, gone []time.Duration
+	for i := range runs {
+		name := fmt.Sprintf("bgp-%d", i)
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Annotations: map[string]string{"metallb.io/loadBalancerIPs": bgpBenchVIP.String()}},
+			Spec: corev1.ServiceSpec{
+				Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "web"},
+				IPFamilyPolicy: &v4, IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol},
+				Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(workloadPort)}},
+			},
+		}
+		t0 := time.Now()
+		if _, err := c.cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		d1, err := w.until(prefix, t0, bgpBenchLimit, func(r string) bool { return r != "" })
+		if err != nil {
+			t.Errorf("%s BGP create, run %d: %v", c.lb.Name(), i+1, err)
+		} else {
+			created = append(created, d1)
+		}
+		t1 := time.Now()
+		if err := c.cs.CoreV1().Services("default").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		d2, err := w.until(prefix, t1, bgpBenchLimit, func(r string) bool { return r == "" })
+		if err != nil {
+			t.Errorf("%s BGP delete, run %d: %v", c.lb.Name(), i+1, err)
+		} else {
+			gone = append(gone, d2)
+		}
+		t.Logf("%s BGP run %d: route after %v, withdrawn %v after the delete", c.lb.Name(), i+1, d1, d2)
+		// The next Service asks for the same address: wait for this one
+		// to be gone, and for its address to be free again.
+		eventually(t, bgpBenchLimit, "Service "+name+" gone", func() error {
+			_, err := c.cs.CoreV1().Services("default").Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("still there")
+		})
+		time.Sleep(time.Second)
+	}
+	for key, ds := range map[string][]time.Duration{"bgp.create": created, "bgp.delete": gone} {
+		if len(ds) == 0 {
+			continue
+		}
+		slices.Sort(ds)
+		f[key+".p50"], f[key+".p95"] = msf(percentile(ds, 50)), msf(percentile(ds, 95))
+	}
 }
 
 // serviceTimes watches the Services of a namespace and records when each
