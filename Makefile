@@ -69,6 +69,7 @@ e2e: build ## End-to-end tests on a lab of their own (root)
 	hack/build-k8s.sh --all
 	hack/lab-images.sh
 	hack/build-metallb.sh
+	hack/build-prometheus.sh
 	go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./test/e2e/
 
 .PHONY: help

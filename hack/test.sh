@@ -2,8 +2,9 @@
 # `make test`: everything CI runs, in order, each step timed, with a table of
 # the steps' times at the end. The prerequisite steps install or build
 # everything the tests need — Debian packages, the pinned Go tools, the
-# pinned control-plane binaries, the image's cross-build — so no test builds
-# anything; each of them is near-instant when its cache is warm.
+# pinned control-plane binaries and Prometheus, the image's cross-build — so
+# no test builds anything; each of them is near-instant when its cache is
+# warm.
 #
 # Test results: every `go test` run goes through gotestsum, which lists each
 # package, the output of failed tests and every skipped test with its
@@ -57,6 +58,10 @@ step "verify generated files" hack/verify-generate.sh
 # error shows up early.
 step "lint" hack/lint.sh
 step "control-plane binaries (with --all: the lab's too)" hack/build-k8s.sh --all
+# Prometheus and promtool: the alert unit tests (internal/monitoring) and
+# the lab's --monitoring (e2e TestMonitoring) run them; cold 15 min on this
+# busy machine (docs/development.md), under a second warm.
+step "Prometheus and promtool (pinned)" hack/build-prometheus.sh
 # The image test (internal/image) cross-builds ironlb for amd64 and arm64;
 # this step does the same build first (make image), so the test links from a
 # warm cache instead of compiling for minutes inside its timeout.

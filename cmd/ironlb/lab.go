@@ -110,6 +110,7 @@ func newLabUpCommand(dir *string) *cobra.Command {
 	cmd.Flags().StringVar(&lb, "lb", string(lab.LBIronlb), "the load balancer the lab runs: ironlb, or metallb (MetalLB built by hack/build-metallb.sh) for side by side runs")
 	cmd.Flags().BoolVar(&o.Audit, "audit", false, "write the API server's audit log (logs/audit.log: every request's user, user agent, verb and times)")
 	cmd.Flags().StringVar(&o.MetalLBDir, "metallb-dir", "", "with --lb metallb: directory of MetalLB's binaries and CRDs (default $IRONLB_METALLB_DIR, else hack/build-metallb.sh's cache)")
+	cmd.Flags().BoolVar(&o.Monitoring, "monitoring", false, "also run Prometheus (hack/build-prometheus.sh) in the client namespace, scraping the controller and every speaker, with ironlb's alerting rules; its API on a root-namespace loopback port shown by `lab status`")
 	cmd.Flags().StringVar(&o.Images, "images", "", "with --kubelet real: directory of OCI image tarballs imported into every node's containerd (default bin/lab-images of this checkout, from hack/lab-images.sh)")
 	return cmd
 }

@@ -50,6 +50,19 @@ func FindK8sDir(dir string) (string, error) {
 		"(or pass --k8s-dir)", cache, strings.Join(K8sBinaries, ", "))
 }
 
+// cacheDir is where the hack/ scripts build into: $IRONLB_CACHE, else
+// ~/.cache/ironlb.
+func cacheDir() (string, error) {
+	if c := os.Getenv("IRONLB_CACHE"); c != "" {
+		return c, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the build cache: %w", err)
+	}
+	return filepath.Join(home, ".cache", "ironlb"), nil
+}
+
 func missingBinaries(dir string) []string {
 	var missing []string
 	for _, b := range K8sBinaries {

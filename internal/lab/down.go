@@ -196,7 +196,7 @@ func removeProcFiles(s *State) {
 }
 
 // labFiles are the entries of a lab directory the lab creates.
-var labFiles = []string{stateFile, stateFile + ".tmp", "kubeconfig", "pki", installDir, "etcd", "router", "logs", nodesDir}
+var labFiles = []string{stateFile, stateFile + ".tmp", "kubeconfig", "pki", installDir, "etcd", "router", "logs", nodesDir, monitoringDir}
 
 // removeFiles deletes the lab's files from dir, then dir itself when
 // nothing else is left in it.

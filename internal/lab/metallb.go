@@ -112,19 +112,6 @@ func checkMetalLBDir(dir string) error {
 	return nil
 }
 
-// cacheDir is $IRONLB_CACHE, else ~/.cache/ironlb: where the project's
-// scripts build what the lab runs.
-func cacheDir() (string, error) {
-	if c := os.Getenv("IRONLB_CACHE"); c != "" {
-		return c, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".cache", "ironlb"), nil
-}
-
 // metallbPodName is the name of the Pod object standing for a MetalLB
 // process: "controller" or "speaker-<node>".
 func metallbPodName(node string) string {

@@ -87,7 +87,11 @@ func DialIn(ctx context.Context, ns, addr string) (net.Conn, error) {
 type forwarder struct {
 	ln     net.Listener
 	target string
-	log    *slog.Logger
+	// dial, when set, connects to the target instead of dialing target
+	// in the forwarder's namespace: the way out of the root namespace
+	// into a host's (DialIn). target then only names it in logs.
+	dial func(context.Context) (net.Conn, error)
+	log  *slog.Logger
 }
 
 // serve runs until ctx ends or the listener fails.
@@ -112,8 +116,14 @@ func (f *forwarder) serve(ctx context.Context) {
 
 func (f *forwarder) splice(ctx context.Context, c net.Conn) {
 	defer func() { _ = c.Close() }()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	up, err := d.DialContext(ctx, "tcp", f.target)
+	var up net.Conn
+	var err error
+	if f.dial != nil {
+		up, err = f.dial(ctx)
+	} else {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		up, err = d.DialContext(ctx, "tcp", f.target)
+	}
 	if err != nil {
 		f.log.Debug("forwarder: dialing target", "target", f.target, "error", err)
 		return

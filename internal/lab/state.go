@@ -52,6 +52,9 @@ type State struct {
 	// they were before the first one started (key: path under
 	// /proc/sys); `down` writes them back.
 	HostSysctls map[string]string `json:"hostSysctls,omitempty"`
+	// Monitoring is the lab's Prometheus (`up --monitoring`); nil
+	// without.
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
 	// Procs are keyed by name: "etcd", "kube-proxy/node1", ...
 	Procs map[string]*Proc `json:"procs"`
 }

@@ -27,8 +27,11 @@ type Status struct {
 	LB LB `json:"lb"`
 	// Controller and Speakers tell whether the lab runs them (and they
 	// are running now).
-	Controller bool         `json:"controller"`
-	Speakers   bool         `json:"speakers"`
+	Controller bool `json:"controller"`
+	Speakers   bool `json:"speakers"`
+	// Prometheus is the URL of the lab's Prometheus (`up
+	// --monitoring`), empty without.
+	Prometheus string       `json:"prometheus,omitempty"`
 	Processes  []ProcStatus `json:"processes"`
 }
 
@@ -140,6 +143,9 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 		st.Processes = append(st.Processes, ps)
 	}
 	st.Speakers = allSpeakers
+	if s.Monitoring != nil {
+		st.Prometheus = s.Monitoring.URL()
+	}
 	slices.SortFunc(st.Processes, func(a, b ProcStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st, nil
 }
@@ -192,7 +198,11 @@ func (st *Status) WriteText(w io.Writer) error {
 	_, _ = fmt.Fprintf(w, "lab %s (namespaces %s*), %s stack\n", st.Dir, st.Prefix, st.IPFamily)
 	_, _ = fmt.Fprintf(w, "kubeconfig %s (API server %s)\n", st.Kubeconfig, st.APIServer)
 	_, _ = fmt.Fprintf(w, "load balancer %s\n", st.LB.Name())
-	_, _ = fmt.Fprintf(w, "router AS %d (router ID %s); nodes peer as AS %d\n\n", st.Router.ASN, st.Router.RouterID, st.NodeASN)
+	_, _ = fmt.Fprintf(w, "router AS %d (router ID %s); nodes peer as AS %d\n", st.Router.ASN, st.Router.RouterID, st.NodeASN)
+	if st.Prometheus != "" {
+		_, _ = fmt.Fprintf(w, "prometheus %s (runs in the client namespace, scrapes the controller and the speakers)\n", st.Prometheus)
+	}
+	_, _ = fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "HOST\tROLE\tCARD\tLINK\tMAC\tADDRESSES\tPOD CIDRS")
 	for _, h := range st.Hosts {

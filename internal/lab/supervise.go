@@ -70,6 +70,10 @@ func Supervise(ctx context.Context, dir string, log *slog.Logger) error {
 		go f.serve(ctx)
 	}
 	log.Info("API forwarders listening", "address", target, "hosts", len(p.Hosts()))
+	// Monitoring is optional: without its forwarders the lab still runs.
+	if err := serveMonitoring(ctx, s, p, log); err != nil {
+		log.Error("monitoring forwarders", "error", err)
+	}
 	backoffs := map[string]*backoff{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

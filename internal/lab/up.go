@@ -54,6 +54,10 @@ type UpOptions struct {
 	// request's user, user agent, verb and times, for counting who asks
 	// what (make compare).
 	Audit bool
+	// Monitoring runs a Prometheus scraping the controller and the
+	// speakers (see monitoring.go); it needs hack/build-prometheus.sh's
+	// binary.
+	Monitoring bool
 	// Out receives the progress lines.
 	Out io.Writer
 }
@@ -107,6 +111,12 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 			return nil, err
 		}
 	}
+	var prometheus string
+	if o.Monitoring {
+		if prometheus, err = FindPrometheus(""); err != nil {
+			return nil, err
+		}
+	}
 	pr := newProgress(o.Out)
 	if err := cleanupEarlier(ctx, dir, o.Prefix, pr); err != nil {
 		return nil, err
@@ -151,6 +161,12 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 			NodeASN, lanV4, lanV6), startRouter(ctx, s, p)
 	}); err != nil {
 		return nil, withLogs(err, dir)
+	}
+	// Before the supervisor starts: it opens the monitoring forwarders then.
+	if o.Monitoring {
+		if err := pr.step("monitoring", func() (string, error) { return setUpMonitoring(s, p, prometheus) }); err != nil {
+			return nil, withLogs(err, dir)
+		}
 	}
 	if err := pr.step("nodes, "+string(o.LB)+" and the supervisor", func() (string, error) { return startNodes(s, p, o.Flags) }); err != nil {
 		return nil, withLogs(err, dir)
