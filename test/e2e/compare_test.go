@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -65,11 +66,19 @@ var compareRows = [][3]string{
 	{"restart.ready", "controller restart: start → ready", "ms"},
 	{"restart.firstIP", "controller restart: start → IP of a new Service", "ms"},
 	{"restart.events", "Events per Service during the restart", ""},
+	{"api.controller.rest", "API requests/s by the controller, at rest with the Services", "/s"},
+	{"api.speakers.rest", "API requests/s by all speakers, at rest with the Services", "/s"},
+	{"api.controller.burst", "API requests/s by the controller during the burst", "/s"},
+	{"api.speakers.burst", "API requests/s by all speakers during the burst", "/s"},
 	{"controller.rss.idle", "controller RSS, idle", "MB"},
+	{"controller.anon.idle", "… of which anonymous (heap, stacks; the rest is the binary's mapped pages)", "MB"},
 	{"controller.rss.loaded", "controller RSS, with the Services", "MB"},
+	{"controller.anon.loaded", "… of which anonymous", "MB"},
 	{"controller.cpu.burst", "controller CPU during burst + paced", "s"},
 	{"speaker.rss.idle", "speaker RSS (node1), idle", "MB"},
+	{"speaker.anon.idle", "… of which anonymous", "MB"},
 	{"speaker.rss.loaded", "speaker RSS (node1), with the Services", "MB"},
+	{"speaker.anon.loaded", "… of which anonymous", "MB"},
 	{"speaker.cpu.rest", "speaker CPU at rest with the Services (node1)", "%"},
 }
 
@@ -150,7 +159,7 @@ func upCompareLab(t *testing.T, lb lab.LB) *compareLab {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(30*time.Second))
 	defer cancel()
-	if out, err := m.lab(ctx, "up", "--prefix", c.prefix, "--nodes", "3", "--lb", string(lb),
+	if out, err := m.lab(ctx, "up", "--prefix", c.prefix, "--nodes", "3", "--lb", string(lb), "--audit",
 		"--crds", filepath.Join(repoRoot(), "config", "crd", "bases")); err != nil {
 		t.Fatalf("lab up --lb %s: %v\n%s", lb, err, out)
 	}
@@ -190,6 +199,15 @@ func (c *compareLab) configure(t *testing.T, pools map[string][]string) {
 
 // usage is the resident memory (MB) and CPU time (s) of a lab process.
 func (c *compareLab) usage(t *testing.T, name string) (rssMB, cpuS float64) {
+	rssMB, _, cpuS = c.memory(t, name)
+	return rssMB, cpuS
+}
+
+// memory is the resident memory of a lab process, the anonymous part of
+// it (heap, stacks: what the process itself allocated; the rest is pages
+// of its executable and libraries, shared with other processes running the
+// same binary) in MB, and its CPU time in s.
+func (c *compareLab) memory(t *testing.T, name string) (rssMB, anonMB, cpuS float64) {
 	t.Helper()
 	st, err := lab.LoadState(c.dir)
 	if err != nil {
@@ -209,6 +227,16 @@ func (c *compareLab) usage(t *testing.T, name string) (rssMB, cpuS float64) {
 			rssMB = kb / 1024
 		}
 	}
+	rollup, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pr.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(rollup), "\n") {
+		if v, ok := strings.CutPrefix(l, "Anonymous:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			anonMB = kb / 1024
+		}
+	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pr.PID))
 	if err != nil {
 		t.Fatal(err)
@@ -219,14 +247,14 @@ func (c *compareLab) usage(t *testing.T, name string) (rssMB, cpuS float64) {
 	ut, _ := strconv.ParseFloat(rest[11], 64)
 	st2, _ := strconv.ParseFloat(rest[12], 64)
 	const clockTicks = 100 // USER_HZ on Linux
-	return rssMB, (ut + st2) / clockTicks
+	return rssMB, anonMB, (ut + st2) / clockTicks
 }
 
 // measure fills f.
 func (c *compareLab) measure(t *testing.T, f compareFigures, runs, services int) {
 	time.Sleep(10 * time.Second) // the processes settle after start
-	f["controller.rss.idle"], _ = c.usage(t, "controller")
-	f["speaker.rss.idle"], _ = c.usage(t, "speaker/node1")
+	f["controller.rss.idle"], f["controller.anon.idle"], _ = c.memory(t, "controller")
+	f["speaker.rss.idle"], f["speaker.anon.idle"], _ = c.memory(t, "speaker/node1")
 
 	c.configure(t, map[string][]string{"failover": comparePool, "burst": burstPool, "bgp": bgpBenchPool})
 	env := &l2Env{cs: c.cs, ns: "default"}
@@ -235,18 +263,21 @@ func (c *compareLab) measure(t *testing.T, f compareFigures, runs, services int)
 	c.bgp(t, f, runs)
 
 	_, cpu0 := c.usage(t, "controller")
-	c.burst(t, f, services)
+	burstFrom, burstTo := c.burst(t, f, services)
 	c.paced(t, f, services/2)
 	_, cpu1 := c.usage(t, "controller")
 	f["controller.cpu.burst"] = cpu1 - cpu0
 	time.Sleep(10 * time.Second)
-	f["controller.rss.loaded"], _ = c.usage(t, "controller")
+	f["controller.rss.loaded"], f["controller.anon.loaded"], _ = c.memory(t, "controller")
 	var s0, s1 float64
-	f["speaker.rss.loaded"], s0 = c.usage(t, "speaker/node1")
+	f["speaker.rss.loaded"], f["speaker.anon.loaded"], s0 = c.memory(t, "speaker/node1")
 	const rest = 30 * time.Second
+	restFrom := time.Now()
 	time.Sleep(rest)
 	_, s1 = c.usage(t, "speaker/node1")
 	f["speaker.cpu.rest"] = 100 * (s1 - s0) / rest.Seconds()
+	c.apiRequests(t, f, "rest", restFrom, restFrom.Add(rest))
+	c.apiRequests(t, f, "burst", burstFrom, burstTo)
 	c.restart(t, f)
 }
 
@@ -608,8 +639,9 @@ func (c *compareLab) events(t *testing.T, ns string) int {
 	return n
 }
 
-// burst creates n Services with 32 workers and measures create → IP.
-func (c *compareLab) burst(t *testing.T, f compareFigures, n int) {
+// burst creates n Services with 32 workers and measures create → IP; it
+// returns when the first create was sent and the last address seen.
+func (c *compareLab) burst(t *testing.T, f compareFigures, n int) (time.Time, time.Time) {
 	t.Helper()
 	c.ensureNamespace(t, "burst")
 	st := watchAddresses(t, c.cs, "burst")
@@ -622,11 +654,72 @@ func (c *compareLab) burst(t *testing.T, f compareFigures, n int) {
 		}
 	}
 	// Expected: seconds for ironlb; MetalLB's controller is slower.
+	first := lastCreate
+	for _, at := range sent {
+		if at.Before(first) {
+			first = at
+		}
+	}
 	ds, last := latencies(t, st, sent, testkit.Budget(3*time.Minute))
 	f["burst.p50"], f["burst.p99"] = msf(percentile(ds, 50)), msf(percentile(ds, 99))
 	f["burst.lag"] = msf(last.Sub(lastCreate))
 	time.Sleep(5 * time.Second) // Events of the announcements too
 	f["burst.events"] = float64(c.events(t, "burst")) / float64(n)
+	return first, last
+}
+
+// apiRequests counts, from the API server's audit log, the requests the
+// controller and the speakers completed between from and to, per second.
+// ironlb's processes are told apart by their ServiceAccounts (both run
+// the one ironlb binary), MetalLB's (which run as the lab's admin) by
+// their user agents, the names of their binaries.
+func (c *compareLab) apiRequests(t *testing.T, f compareFigures, window string, from, to time.Time) {
+	t.Helper()
+	b, err := os.ReadFile(lab.AuditLog(c.dir))
+	if err != nil {
+		t.Errorf("audit log: %v", err)
+		return
+	}
+	var ctrl, speakers int
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		var ev struct {
+			User struct {
+				Username string `json:"username"`
+			} `json:"user"`
+			UserAgent      string    `json:"userAgent"`
+			StageTimestamp time.Time `json:"stageTimestamp"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			continue // a line being written
+		}
+		if ev.StageTimestamp.Before(from) || ev.StageTimestamp.After(to) {
+			continue
+		}
+		switch who := requester(ev.User.Username, ev.UserAgent); who {
+		case "controller":
+			ctrl++
+		case "speaker":
+			speakers++
+		}
+	}
+	secs := to.Sub(from).Seconds()
+	f["api.controller."+window] = float64(ctrl) / secs
+	f["api.speakers."+window] = float64(speakers) / secs
+}
+
+// requester tells the load balancer's controller and speakers from the
+// lab's other clients.
+func requester(user, agent string) string {
+	switch {
+	case user == "system:serviceaccount:ironlb-system:ironlb-controller", strings.HasPrefix(agent, "controller/"):
+		return "controller"
+	case user == "system:serviceaccount:ironlb-system:ironlb-speaker", strings.HasPrefix(agent, "speaker/"):
+		return "speaker"
+	}
+	return ""
 }
 
 // paced creates n Services at 50 per second and measures create → IP.
