@@ -152,7 +152,10 @@ rules:
 // on (UpOptions.Audit): one JSON event per request.
 func AuditLog(dir string) string { return filepath.Join(dir, "logs", "audit.log") }
 
-func auditPolicyPath(dir string) string { return filepath.Join(dir, "audit-policy.yaml") }
+// auditPolicyFile is the lab directory's entry for the audit policy.
+const auditPolicyFile = "audit-policy.yaml"
+
+func auditPolicyPath(dir string) string { return filepath.Join(dir, auditPolicyFile) }
 
 // auditArgs are the API server's audit flags when the lab has audit on.
 func auditArgs(s *State) []string {

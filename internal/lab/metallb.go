@@ -167,7 +167,10 @@ func populateMetalLB(ctx context.Context, s *State, p Plan, cs kubernetes.Interf
 	return fmt.Sprintf("namespace %s, MetalLB's CRDs from %s, %d Pods standing for its processes", metallbNamespace, crds, len(pods)), nil
 }
 
-func metallbSecretDir(dir string) string { return filepath.Join(dir, "metallb", "memberlist") }
+// metallbDir is the lab directory's entry for MetalLB's files.
+const metallbDir = "metallb"
+
+func metallbSecretDir(dir string) string { return filepath.Join(dir, metallbDir, "memberlist") }
 
 // metallbPod is the Pod object of a MetalLB process on host h: the
 // controller (node "") or the speaker of node. It runs the pause image, so

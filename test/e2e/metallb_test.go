@@ -125,6 +125,16 @@ func TestMetalLB(t *testing.T) {
 	}
 	t.Run("migrate reads a legacy ConfigMap", m.testMigrateLegacy)
 	t.Run("migrate keeps every address", m.testMigrate)
+	// Seen failing before `down` knew MetalLB's files: "lab directory
+	// .../lab left" (its metallb/ entry).
+	t.Run("down leaves nothing behind", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(15*time.Second))
+		defer cancel()
+		if out, err := m.lab(ctx, "down"); err != nil {
+			t.Errorf("lab down: %v\n%s", err, out)
+		}
+		checkNothingLeft(t, m.dir, m.prefix)
+	})
 }
 
 // legacyConfig is the same pools in MetalLB's ConfigMap format (v0.10 to
