@@ -25,6 +25,8 @@ const poolStatusDelay = 500 * time.Millisecond
 // (their status writes do) while allocation decisions are serialized.
 // Around the allocator it keeps the Services waiting for an address and the
 // reason a Service lost its address, and it keeps the metrics current.
+// Keys leave every map when their Service is released, so a Service
+// deleted or no longer managed counts nowhere.
 //
 // It re-queues waiting Services whenever addresses may have become free
 // (a release, a Service moving to other addresses, new pools), and asks
@@ -50,16 +52,32 @@ type addressBook struct {
 	lost map[string]string
 	// held counts the Services holding at least one address.
 	held map[string]struct{}
+	// failed holds, per key of a Service whose last allocation failed
+	// (its ConditionIPAllocated is False: it holds nothing, or less than
+	// it needs after an ipam.IncompleteError, or its request is
+	// malformed), the failure's reason; failedBy counts its values, with
+	// every reason of ipam.Reasons present, for the pending gauge.
+	failed   map[string]string
+	failedBy map[string]int
 }
 
 func newAddressBook(namespace string, services, pools *queueRef, m *metrics.Allocator) *addressBook {
-	return &addressBook{
+	b := &addressBook{
 		namespace: namespace, services: services, pools: pools, metrics: m,
 		alloc:   ipam.New(),
 		pending: map[string]struct{}{},
 		lost:    map[string]string{},
 		held:    map[string]struct{}{},
+		failed:  map[string]string{},
 	}
+	// Every reason from the start, 0 included: on a healthy cluster (and
+	// on a standby replica) the gauge exists all the same.
+	b.failedBy = map[string]int{}
+	for _, r := range ipam.Reasons() {
+		b.failedBy[r] = 0
+		m.SetServicesPending(r, 0)
+	}
+	return b
 }
 
 // allocResult is the outcome of one allocation.
@@ -142,11 +160,17 @@ func (b *addressBook) allocate(svc ipam.Service) allocResult {
 	a, err := b.alloc.Allocate(svc)
 	res := allocResult{Allocation: a, Err: err, Lost: b.lost[svc.Key]}
 	delete(b.lost, svc.Key)
+	reason := ""
 	if err != nil {
+		reason = ipam.ReasonInvalidRequest
+		if e := ipam.Error(nil); errors.As(err, &e) {
+			reason = e.Reason()
+		}
 		b.pending[svc.Key] = struct{}{}
 	} else {
 		delete(b.pending, svc.Key)
 	}
+	b.setFailed(svc.Key, reason)
 	changed := err == nil && !slices.Equal(prev.IPs, a.IPs)
 	if had && (err != nil || changed) {
 		b.freed(svc.Key, prev.Pool)
@@ -157,13 +181,6 @@ func (b *addressBook) allocate(svc ipam.Service) allocResult {
 	b.updateHeld(svc.Key)
 	b.mu.Unlock()
 
-	reason := ""
-	if err != nil {
-		reason = ipam.ReasonInvalidRequest
-		if e := ipam.Error(nil); errors.As(err, &e) {
-			reason = e.Reason()
-		}
-	}
 	b.metrics.ObserveAllocation(time.Since(start), changed, reason)
 	return res
 }
@@ -173,6 +190,13 @@ func (b *addressBook) allocate(svc ipam.Service) allocResult {
 func (b *addressBook) release(key string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.setFailed(key, "")
+	return b.releaseLocked(key)
+}
+
+// releaseLocked is release, called with mu held, without touching the
+// failure recorded for key.
+func (b *addressBook) releaseLocked(key string) bool {
 	delete(b.pending, key)
 	delete(b.lost, key)
 	prev, had := b.alloc.Allocation(key)
@@ -189,7 +213,13 @@ func (b *addressBook) release(key string) bool {
 // reject frees what a Service holds because its request is malformed (it
 // can hold nothing until its spec changes) and counts the failure.
 func (b *addressBook) reject(key string) {
-	b.release(key)
+	b.mu.Lock()
+	b.releaseLocked(key)
+	// Its condition is False like after any failed allocation, but it
+	// is not re-queued when addresses are freed: only a spec change
+	// helps.
+	b.setFailed(key, ipam.ReasonInvalidRequest)
+	b.mu.Unlock()
 	b.metrics.ObserveAllocation(0, false, ipam.ReasonInvalidRequest)
 }
 
@@ -254,6 +284,26 @@ func (b *addressBook) updateHeld(key string) {
 		delete(b.held, key)
 	}
 	b.metrics.SetServicesAllocated(len(b.held))
+}
+
+// setFailed records the reason of key's failed allocation, "" when it
+// did not fail, and refreshes the pending gauge of the reasons that
+// changed. Called with mu held.
+func (b *addressBook) setFailed(key, reason string) {
+	old, had := b.failed[key]
+	if had && old == reason {
+		return
+	}
+	if had {
+		delete(b.failed, key)
+		b.failedBy[old]--
+		b.metrics.SetServicesPending(old, b.failedBy[old])
+	}
+	if reason != "" {
+		b.failed[key] = reason
+		b.failedBy[reason]++
+		b.metrics.SetServicesPending(reason, b.failedBy[reason])
+	}
 }
 
 // satAdd adds two non-negative counts, saturating at the largest int64.

@@ -20,6 +20,7 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/config"
 	"github.com/ironlb/ironlb/internal/configread"
+	"github.com/ironlb/ironlb/internal/metrics"
 )
 
 // configRequest is the one request of the config controller: every
@@ -48,6 +49,7 @@ type configSource struct {
 	reader    client.Reader
 	writer    client.Writer // writes the accepted configuration record
 	metrics   *configread.Metrics
+	objects   *metrics.ConfigStatus // the verdicts of the last build, counted
 	namespace string
 	configMap types.NamespacedName
 	book      *addressBook
@@ -125,6 +127,7 @@ func (s *configSource) sync(ctx context.Context) error {
 	}
 	s.snapshot.Store(res.Snapshot)
 	s.statuses.Store(&st)
+	s.objects.Set(objectCounts(res.Statuses))
 	changed, err := s.book.setPools(res.Snapshot)
 	if err != nil {
 		// config.Build never gives overlapping or malformed pools; if it
@@ -144,6 +147,26 @@ func (s *configSource) sync(ctx context.Context) error {
 	}
 	s.metrics.Observe(gen, res.Snapshot)
 	return nil
+}
+
+// objectCounts counts the verdicts of one build by kind and state, for
+// ironlb_config_objects. Objects converted from the legacy ConfigMap count
+// under their kind (their problems are Events on the ConfigMap), the
+// ConfigMap itself under config.KindConfigMap.
+func objectCounts(statuses []config.ObjectStatus) map[metrics.ObjectCount]int {
+	out := map[metrics.ObjectCount]int{}
+	for _, o := range statuses {
+		state := metrics.StateValid
+		switch {
+		case o.Condition.Status == metav1.ConditionTrue:
+		case o.Stale:
+			state = metrics.StateStale
+		default:
+			state = metrics.StateInvalid
+		}
+		out[metrics.ObjectCount{Kind: o.Kind, State: state}]++
+	}
+	return out
 }
 
 // record writes snap as the accepted configuration unless the record

@@ -65,5 +65,7 @@
 // objects the controller reads, client rate limits (Options.KubeAPIQPS and
 // KubeAPIBurst), leader election, /healthz and /readyz, and /metrics on
 // controller-runtime's registry (internal/metrics defines the allocator's
-// metrics). Run is what `ironlb controller` calls.
+// metrics, the Services waiting for addresses among them, and the count of
+// configuration objects by state, set after every build). Run is what
+// `ironlb controller` calls.
 package controller

@@ -84,8 +84,16 @@ func Setup(mgr manager.Manager, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering the configuration metrics: %w", err)
 	}
+	kinds := []string{config.KindConfigMap}
+	for _, k := range configKinds() {
+		kinds = append(kinds, k.kind)
+	}
+	objMetrics, err := metrics.NewConfigStatus(reg, kinds)
+	if err != nil {
+		return nil, err
+	}
 	c.source = &configSource{
-		reader: mgr.GetClient(), writer: mgr.GetClient(), metrics: cfgMetrics, namespace: opts.Namespace, configMap: cm,
+		reader: mgr.GetClient(), writer: mgr.GetClient(), metrics: cfgMetrics, objects: objMetrics, namespace: opts.Namespace, configMap: cm,
 		book: c.book, recorder: recorder, log: log.With("part", "configuration"),
 		statusQueues: statusQ, primed: c.primed,
 	}

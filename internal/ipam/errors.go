@@ -27,6 +27,16 @@ const (
 	ReasonInvalidRequest    = "InvalidRequest"
 )
 
+// Reasons lists the reason of every Error the allocator returns (an
+// IncompleteError has its Cause's): a bounded set, so a metric labelled by
+// reason can export each from the start, before any failure.
+func Reasons() []string {
+	return []string{
+		ReasonPoolExhausted, ReasonIPInUse, ReasonIPNotInPool, ReasonFamilyUnavailable, ReasonSharingConflict,
+		ReasonUnknownPool, ReasonPoolNotPermitted, ReasonNoPool, ReasonInvalidRequest,
+	}
+}
+
 // PoolExhaustedError: every candidate pool offering Family is full.
 type PoolExhaustedError struct {
 	Family Family

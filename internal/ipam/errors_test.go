@@ -3,6 +3,7 @@ package ipam
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,24 @@ func TestErrorMessages(t *testing.T) {
 	}
 	if _, err := New().Allocate(mk("ns/x")); reasonOf(err) != ReasonNoPool || !strings.Contains(err.Error(), "no address pool is configured") {
 		t.Errorf("no pools: %v", err)
+	}
+}
+
+// TestReasonsListsEveryError: the reason of every error type is in
+// Reasons, which metrics export before any failure.
+func TestReasonsListsEveryError(t *testing.T) {
+	errs := []Error{
+		&PoolExhaustedError{}, &IPInUseError{}, &IPNotInPoolError{}, &FamilyUnavailableError{},
+		&SharingConflictError{}, &UnknownPoolError{}, &PoolNotPermittedError{}, &NoPoolError{},
+		&InvalidRequestError{}, &IncompleteError{Cause: &PoolExhaustedError{}},
+	}
+	for _, e := range errs {
+		if !slices.Contains(Reasons(), e.Reason()) {
+			t.Errorf("%T: reason %s is not in Reasons()", e, e.Reason())
+		}
+	}
+	if n := len(Reasons()); n != len(errs)-1 {
+		t.Errorf("Reasons() has %d entries, want one per error type (%d)", n, len(errs)-1)
 	}
 }
 

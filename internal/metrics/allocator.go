@@ -13,6 +13,7 @@ const (
 	AllocatorAddresses                 = "ironlb_allocator_addresses"
 	AllocatorAddressesInUse            = "ironlb_allocator_addresses_in_use"
 	AllocatorServicesAllocated         = "ironlb_allocator_services_allocated"
+	AllocatorServicesPending           = "ironlb_allocator_services_pending"
 	AllocatorAllocationsTotal          = "ironlb_allocator_allocations_total"
 	AllocatorAllocationFailuresTotal   = "ironlb_allocator_allocation_failures_total"
 	AllocatorAllocationDurationSeconds = "ironlb_allocator_allocation_duration_seconds"
@@ -27,6 +28,9 @@ const (
 //     pool held by at least one Service.
 //   - ironlb_allocator_services_allocated: gauge, Services holding at least
 //     one address.
+//   - ironlb_allocator_services_pending{reason}: gauge, Services without
+//     all the addresses they need (their IPAllocated condition is False),
+//     by the reason of their last failed allocation.
 //   - ironlb_allocator_allocations_total: counter, allocations that gave a
 //     Service addresses it did not hold before.
 //   - ironlb_allocator_allocation_failures_total{reason}: counter, failed
@@ -40,6 +44,7 @@ type Allocator struct {
 	addresses *prometheus.GaugeVec
 	inUse     *prometheus.GaugeVec
 	services  prometheus.Gauge
+	pending   *prometheus.GaugeVec
 	allocs    prometheus.Counter
 	failures  *prometheus.CounterVec
 	duration  prometheus.Histogram
@@ -61,6 +66,10 @@ func NewAllocator(reg prometheus.Registerer) (*Allocator, error) {
 			Name: AllocatorServicesAllocated,
 			Help: "LoadBalancer Services holding at least one address.",
 		}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: AllocatorServicesPending,
+			Help: "LoadBalancer Services without all the addresses they need (condition ironlb.io/IPAllocated False), by the reason of their last failed allocation.",
+		}, []string{"reason"}),
 		allocs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: AllocatorAllocationsTotal,
 			Help: "Allocations that gave a Service addresses it did not hold before.",
@@ -108,7 +117,7 @@ func (m *Allocator) Unregister(reg prometheus.Registerer) {
 }
 
 func (m *Allocator) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.addresses, m.inUse, m.services, m.allocs, m.failures, m.duration}
+	return []prometheus.Collector{m.addresses, m.inUse, m.services, m.pending, m.allocs, m.failures, m.duration}
 }
 
 // SetPool sets the address counts of one family of a pool.
@@ -135,6 +144,19 @@ func (m *Allocator) SetServicesAllocated(n int) {
 		return
 	}
 	m.services.Set(float64(n))
+}
+
+// SetServicesPending sets how many Services wait for addresses because
+// of reason. The caller sets every reason it may report, 0 included,
+// before the first failure: Prometheus then knows the series on a healthy
+// cluster, and a reason whose Services all got their addresses shows 0
+// instead of vanishing. The reasons are a fixed, small set, so no series
+// is ever deleted.
+func (m *Allocator) SetServicesPending(reason string, n int) {
+	if m == nil {
+		return
+	}
+	m.pending.WithLabelValues(reason).Set(float64(n))
 }
 
 // ObserveAllocation records one allocation decision that took d. failReason

@@ -33,6 +33,7 @@ func TestAllocatorNamesAndTypes(t *testing.T) {
 	// Every vector needs one series to be gathered.
 	m.SetPool("default", "IPv4", 16, 3)
 	m.SetServicesAllocated(3)
+	m.SetServicesPending("PoolExhausted", 1)
 	m.ObserveAllocation(time.Millisecond, true, "")
 	m.ObserveAllocation(time.Millisecond, false, "PoolExhausted")
 
@@ -40,6 +41,7 @@ func TestAllocatorNamesAndTypes(t *testing.T) {
 		AllocatorAddresses:                 dto.MetricType_GAUGE,
 		AllocatorAddressesInUse:            dto.MetricType_GAUGE,
 		AllocatorServicesAllocated:         dto.MetricType_GAUGE,
+		AllocatorServicesPending:           dto.MetricType_GAUGE,
 		AllocatorAllocationsTotal:          dto.MetricType_COUNTER,
 		AllocatorAllocationFailuresTotal:   dto.MetricType_COUNTER,
 		AllocatorAllocationDurationSeconds: dto.MetricType_HISTOGRAM,
@@ -80,6 +82,9 @@ func TestAllocatorValues(t *testing.T) {
 	m.ObserveAllocation(time.Millisecond, false, "PoolExhausted")
 	m.ObserveAllocation(time.Millisecond, false, "PoolExhausted")
 	m.DeletePool("b")
+	m.SetServicesPending("PoolExhausted", 0)
+	m.SetServicesPending("IPNotInPool", 2)
+	m.SetServicesPending("IPNotInPool", 1)
 
 	mfs := gather(t, reg)
 	series := func(name string) map[string]float64 {
@@ -100,6 +105,7 @@ func TestAllocatorValues(t *testing.T) {
 	}{
 		{AllocatorAddresses, map[string]float64{"family=IPv4,pool=a": 16, "family=IPv6,pool=a": 256}},
 		{AllocatorAddressesInUse, map[string]float64{"family=IPv4,pool=a": 3, "family=IPv6,pool=a": 1}},
+		{AllocatorServicesPending, map[string]float64{"reason=IPNotInPool": 1, "reason=PoolExhausted": 0}},
 		{AllocatorAllocationsTotal, map[string]float64{"": 1}},
 		{AllocatorAllocationFailuresTotal, map[string]float64{"reason=PoolExhausted": 2}},
 		{AllocatorAllocationDurationSeconds, map[string]float64{"": 4}},
@@ -116,6 +122,7 @@ func TestNilAllocatorIgnoresCalls(t *testing.T) {
 	m.SetPool("a", "IPv4", 1, 1)
 	m.DeletePool("a")
 	m.SetServicesAllocated(1)
+	m.SetServicesPending("PoolExhausted", 1)
 	m.ObserveAllocation(time.Second, true, "")
 	m.Unregister(prometheus.NewRegistry())
 }

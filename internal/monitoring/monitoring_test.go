@@ -48,7 +48,9 @@ func promtool(t *testing.T, dir string, args ...string) string {
 // and `promtool test rules` (config/prometheus/alerts_test.yaml: every
 // alert firing and not firing) with the pinned promtool.
 //
-// Seen failing, each time on IronlbServiceWithoutAddress: its new-series
+// Seen failing, each time on IronlbServiceWithoutAddress when it still
+// watched the allocation failure counter (it now reads the gauge
+// ironlb_allocator_services_pending): its new-series
 // term without `> 0` fired on a counter still at 0 ("alertname:
 // IronlbServiceWithoutAddress, time: 5m, exp:[], got:[... reason=
 // "IPNotInPool" ...]"); reduced to its increase() term it missed a

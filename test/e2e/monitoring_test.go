@@ -39,8 +39,9 @@ const monitoringInterval = "1m"
 // TestMonitoring proves the dashboard and the alerts against a real
 // Prometheus: a two-node lab of its own with `lab up --monitoring` (or the
 // suite's lab when IRONLB_E2E_LAB_DIR names one with monitoring), a layer
-// 2 Service, a BGP Service over a session with BFD to the lab's router, and
-// a Service whose address no pool holds. Once Prometheus has scraped them,
+// 2 Service, a BGP Service over a session with BFD to the lab's router, a
+// Service whose address no pool holds and an L2Advertisement naming no
+// existing pool. Once Prometheus has scraped them,
 // every panel query of config/prometheus/ironlb-dashboard.json and every
 // alert expression of config/prometheus/alerts.yaml is evaluated through
 // its HTTP API, and the test fails on:
@@ -51,8 +52,10 @@ const monitoringInterval = "1m"
 //     on a healthy lab; their metric names must exist all the same.
 //
 // It also wants every scrape target up, every alerting rule loaded and
-// evaluated without error, and IronlbServiceWithoutAddress firing for the
-// Service left without an address.
+// evaluated without error, the controller's gauges counting the Service
+// left without an address and the invalid advertisement, and
+// IronlbServiceWithoutAddress and IronlbConfigInvalid active for them
+// (pending: both wait 5 minutes before firing).
 func TestMonitoring(t *testing.T) {
 	requireLab(t)
 	if _, err := lab.FindPrometheus(""); err != nil {
@@ -90,6 +93,12 @@ func TestMonitoring(t *testing.T) {
 		fmt.Sprintf("count(ironlb_speaker_announced{service=~%q})", m.ns+"/.*"), 1+len(p.Nodes))
 	waitQuery(t, prom, testkit.Budget(10*time.Second), "the failed allocation counted",
 		"clamp_max(count(ironlb_allocator_allocation_failures_total), 1)", 1)
+	// At least: a reused lab may hold other waiting Services or invalid
+	// objects, and these gauges name none.
+	waitQuery(t, prom, testkit.Budget(10*time.Second), "the Service waiting for an address counted",
+		`clamp_max(max(ironlb_allocator_services_pending{reason="IPNotInPool"}), 1)`, 1)
+	waitQuery(t, prom, testkit.Budget(10*time.Second), "the invalid L2Advertisement counted",
+		`clamp_max(max(ironlb_config_objects{kind="L2Advertisement",state="invalid"}), 1)`, 1)
 	// ARP requests for the layer 2 address, so the request and response
 	// rates are more than zeros.
 	client := p.Namespace("client")
@@ -144,16 +153,19 @@ func TestMonitoring(t *testing.T) {
 		}
 		testRulesLoaded(t, prom, rules)
 	})
-	t.Run("IronlbServiceWithoutAddress fires", func(t *testing.T) {
-		// Expected: at the next rule evaluation (every 5 s); it has no
-		// `for`.
-		eventually(t, testkit.Budget(10*time.Second), "IronlbServiceWithoutAddress firing", func() error {
-			firing, err := prom.firing(ctx)
+	t.Run("IronlbServiceWithoutAddress and IronlbConfigInvalid active", func(t *testing.T) {
+		// Expected: pending at the next rule evaluation (every 5 s);
+		// firing only after their `for` of 5 minutes, longer than this
+		// test.
+		eventually(t, testkit.Budget(10*time.Second), "IronlbServiceWithoutAddress and IronlbConfigInvalid active", func() error {
+			active, err := prom.active(ctx)
 			if err != nil {
 				return err
 			}
-			if !slices.Contains(firing, "IronlbServiceWithoutAddress") {
-				return fmt.Errorf("firing: %v", firing)
+			for _, a := range []string{"IronlbServiceWithoutAddress", "IronlbConfigInvalid"} {
+				if !slices.Contains(active, a) {
+					return fmt.Errorf("%s not active; active: %v", a, active)
+				}
 			}
 			return nil
 		})
@@ -265,8 +277,9 @@ func (m *monitoringEnv) create(t *testing.T, o client.Object) {
 }
 
 // populate creates a layer 2 pool, a BGP pool with a BGPPeer to the lab's
-// router (with BFD), two pods, a Service in each pool and one asking for
-// an address in no pool, and waits for the two to get theirs.
+// router (with BFD), an L2Advertisement naming a pool that does not exist
+// (invalid), two pods, a Service in each pool and one asking for an
+// address in no pool, and waits for the two to get theirs.
 func (m *monitoringEnv) populate(t *testing.T, p lab.Plan) {
 	t.Helper()
 	meta := func(name string) metav1.ObjectMeta {
@@ -286,6 +299,11 @@ func (m *monitoringEnv) populate(t *testing.T, p lab.Plan) {
 		ConnectTime: &metav1.Duration{Duration: time.Second}, BFDProfile: bgp.Name,
 	}})
 	m.create(t, &v1beta1.BGPAdvertisement{ObjectMeta: bgp, Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{bgp.Name}}})
+	// Invalid for the controller (a missing reference, which no CEL rule
+	// sees): ironlb_config_objects counts it, IronlbConfigInvalid turns
+	// pending.
+	m.create(t, &v1beta1.L2Advertisement{ObjectMeta: meta("mon-invalid"), Spec: v1beta1.L2AdvertisementSpec{
+		IPAddressPools: []string{"mon-missing-" + m.id}}})
 
 	labels := map[string]string{"app": "web"}
 	m.create(t, &appsv1.Deployment{

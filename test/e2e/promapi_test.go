@@ -154,8 +154,9 @@ func (a promAPI) selectorNames(ctx context.Context, expr string) ([]string, erro
 	return names, nil
 }
 
-// firing lists the names of the alerts firing now.
-func (a promAPI) firing(ctx context.Context) ([]string, error) {
+// active lists the names of the alerts active now: firing, or pending
+// (their expression holds, their `for` has not passed yet).
+func (a promAPI) active(ctx context.Context) ([]string, error) {
 	var data struct {
 		Alerts []struct {
 			Labels map[string]string `json:"labels"`
@@ -167,7 +168,7 @@ func (a promAPI) firing(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, al := range data.Alerts {
-		if al.State == "firing" {
+		if al.State == "firing" || al.State == "pending" {
 			out = append(out, al.Labels["alertname"])
 		}
 	}
