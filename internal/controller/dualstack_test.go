@@ -88,8 +88,6 @@ func TestDualStackPoolLosesFamily(t *testing.T) {
 			s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
 		}
 	}
-	h.service("req", family(corev1.IPFamilyPolicyRequireDualStack))
-	h.service("pref", family(corev1.IPFamilyPolicyPreferDualStack))
 	waitFor := func(name string, want ...string) {
 		t.Helper()
 		h.eventually("Service "+name+" to hold "+strings.Join(want, ", "), func() (bool, string) {
@@ -97,7 +95,11 @@ func TestDualStackPoolLosesFamily(t *testing.T) {
 			return slices.Equal(got, want), fmt.Sprintf("ingress %v", got)
 		})
 	}
+	// One after the other: the workers may take two new Services in
+	// either order, and the addresses below depend on it.
+	h.service("req", family(corev1.IPFamilyPolicyRequireDualStack))
 	waitFor("req", "10.42.0.0", "fd00:42::")
+	h.service("pref", family(corev1.IPFamilyPolicyPreferDualStack))
 	waitFor("pref", "10.42.0.1", "fd00:42::1")
 
 	// Another dual-stack pool exists: req moves there, both families.

@@ -273,6 +273,12 @@ func (h *harness) events(ns, kind, name string) []corev1.Event {
 	}
 	var out []corev1.Event
 	for _, e := range list.Items {
+		// Only the controller's own Events: the API server's ClusterIP
+		// repair loop may report a Service it races with
+		// (ClusterIPNotAllocated), which is not ours to count.
+		if e.ReportingController != EventSource && e.Source.Component != EventSource {
+			continue
+		}
 		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name {
 			out = append(out, e)
 		}
