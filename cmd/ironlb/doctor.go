@@ -41,7 +41,8 @@ func newDoctorCommand() *cobra.Command {
 			"ironlb.io/l2-subnets annotation); pools holding a node's address or overlapping the Pod CIDRs or the\n" +
 			"Service CIDR (ServiceCIDR objects); every problem of the configuration (as `config validate`);\n" +
 			"another load balancer (MetalLB, kube-vip, Cilium LB-IPAM, klipper-lb, OpenELB) and Services of\n" +
-			"another loadBalancerClass; nodes an advertisement selects without a speaker; BGP sessions down\n" +
+			"another loadBalancerClass; nodes an advertisement selects without a speaker; speakers that do not\n" +
+			"see every other speaker over memberlist (from the ironlb.io/members annotation); BGP sessions down\n" +
 			"(from the speakers' Events on the Nodes); Services without an address or not announced (from\n" +
 			"their ironlb.io/IPAllocated and ironlb.io/Announced conditions). docs/install.md lists every check.\n" +
 			"\n" +
@@ -78,7 +79,15 @@ func newDoctorCommand() *cobra.Command {
 					if legacyCM == "" {
 						legacyCM = namespace + "/" + config.DefaultLegacyName
 					}
-					in, notes, err = gatherLive(cmd.Context(), cfg, namespace, legacyCM)
+					// On a terminal, a line says what is being read: a big
+					// cluster's Pods and Events take a while.
+					var progress func(int, int, string)
+					finish := func() {}
+					if errOut := cmd.ErrOrStderr(); isTerminal(errOut) {
+						progress, finish = doctorProgress(errOut)
+					}
+					in, notes, err = gatherLive(cmd.Context(), cfg, namespace, legacyCM, progress)
+					finish()
 				}
 				if err != nil {
 					cmd.PrintErrln("Error:", err)

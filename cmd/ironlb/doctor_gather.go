@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +44,16 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // gatherLive reads the doctor's Input from the cluster. Listing the
 // configuration must succeed; a part that cannot be listed (forbidden,
 // or an API the server lacks) is left out and said in the returned notes.
-func gatherLive(ctx context.Context, cfg *rest.Config, namespace, legacy string) (*doctor.Input, []string, error) {
+// progress, when not nil, is told each part read (the configuration
+// first), out of gatherParts.
+func gatherLive(ctx context.Context, cfg *rest.Config, namespace, legacy string, progress func(done, total int, what string)) (*doctor.Input, []string, error) {
+	step := 0
+	report := func(what string) {
+		step++
+		if progress != nil {
+			progress(step, gatherParts, what)
+		}
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 50, 100
 	scheme, err := controller.NewScheme()
@@ -70,6 +80,7 @@ func gatherLive(ctx context.Context, cfg *rest.Config, namespace, legacy string)
 	if err != nil {
 		return nil, nil, err
 	}
+	report("the configuration")
 	in := &doctor.Input{Config: read.Input, Gathered: map[doctor.Part]bool{}, Now: time.Now()}
 	if read.LegacyKeyMissing {
 		in.ConfigProblems = append(in.ConfigProblems, config.FieldError{Kind: config.KindConfigMap, Name: legacyName.Name,
@@ -77,6 +88,7 @@ func gatherLive(ctx context.Context, cfg *rest.Config, namespace, legacy string)
 	}
 	var notes []string
 	part := func(p doctor.Part, err error) {
+		report(string(p))
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("%s not read: %v", p, err))
 			return
@@ -146,6 +158,20 @@ func gatherLive(ctx context.Context, cfg *rest.Config, namespace, legacy string)
 	in.CRDs = crds
 	part(doctor.PartCRDs, err)
 	return in, notes, nil
+}
+
+// gatherParts is how many steps gatherLive reports: the configuration and
+// eight parts.
+const gatherParts = 9
+
+// doctorProgress returns a progress function for gatherLive that keeps one
+// line on w (a terminal) up to date, and a function that clears it.
+func doctorProgress(w io.Writer) (progress func(done, total int, what string), finish func()) {
+	progress = func(done, total int, what string) {
+		_, _ = fmt.Fprintf(w, "\r\x1b[Kdoctor: read %s (%d/%d)", what, done, total)
+	}
+	finish = func() { _, _ = fmt.Fprint(w, "\r\x1b[K") }
+	return progress, finish
 }
 
 // otherLBCRD reports whether the doctor counts the objects of a CRD: those

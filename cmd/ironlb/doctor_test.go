@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ironlb/ironlb/internal/doctor"
+	"github.com/ironlb/ironlb/internal/testenv"
 )
 
 // runDoctor runs `ironlb doctor args...` with stdin and returns the report
@@ -193,5 +194,34 @@ not checked: bgp-sessions (needs Events)
 `
 	if b.String() != want {
 		t.Errorf("text:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestDoctorProgress: a live run reports every part it reads, the
+// configuration first, and the line is cleared at the end. Seen failing
+// with gatherParts one too small: "step 9 of 8".
+func TestDoctorProgress(t *testing.T) {
+	env := testenv.Start(t)
+	ns := env.NewNamespace(t)
+	var steps []string
+	_, _, err := gatherLive(t.Context(), env.Config, ns, ns+"/config", func(done, total int, what string) {
+		if total != gatherParts || done != len(steps)+1 {
+			t.Errorf("step %d of %d (%s) after %d steps", done, total, what, len(steps))
+		}
+		steps = append(steps, what)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != gatherParts || steps[0] != "the configuration" {
+		t.Errorf("steps %q, want %d starting with the configuration", steps, gatherParts)
+	}
+
+	var b strings.Builder
+	progress, finish := doctorProgress(&b)
+	progress(2, 9, "nodes")
+	finish()
+	if got, want := b.String(), "\r\x1b[Kdoctor: read nodes (2/9)\r\x1b[K"; got != want {
+		t.Errorf("progress line %q, want %q", got, want)
 	}
 }

@@ -176,6 +176,7 @@ var checks = []check{
 	{"other-load-balancer-pods", []Part{PartPods}, checkOtherLBPods},
 	{"services", []Part{PartServices}, checkServices},
 	{"speakers", []Part{PartNodes, PartPods}, checkSpeakers},
+	{"members", []Part{PartNodes}, checkMembers},
 	{"bgp-sessions", []Part{PartNodes, PartEvents}, checkBGPSessions},
 }
 

@@ -110,7 +110,9 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		log: log, counters: &layer2.Counters{}, scan: scanInterfaces,
 		trigger: make(chan struct{}, 1), statusTrigger: make(chan struct{}, 1), joinTrigger: make(chan struct{}, 1),
 		bgpStatusTrigger: make(chan struct{}, 1), announcedTrigger: make(chan struct{}, 1),
+		membersTrigger: make(chan struct{}, 1),
 	}
+	s.membersView = &membersWriter{s: s}
 	recorder := mgr.GetEventRecorder(EventSource)
 	s.conflicts = &conflictReporter{node: opts.NodeName, recorder: recorder, log: log}
 	s.responders = layer2Responders(opts.inNetNS, s.counters, s.conflicts.observe, log)

@@ -54,23 +54,24 @@ func (s *Speaker) publishOnce(ctx context.Context) error {
 	if cur, ok := n.Annotations[AnnotationL2Subnets]; ok && cur == value {
 		return nil
 	}
-	if err := s.patchAnnotation(ctx, &value); err != nil {
+	if err := s.patchAnnotations(ctx, map[string]*string{AnnotationL2Subnets: &value}); err != nil {
 		return err
 	}
 	s.log.Info("published this node's interfaces", "annotation", AnnotationL2Subnets, "interfaces", value)
 	return nil
 }
 
-// unpublishInterfaces removes the annotation: no speaker runs here now.
+// unpublishInterfaces removes the subnets and members annotations: no
+// speaker runs here now.
 func (s *Speaker) unpublishInterfaces(ctx context.Context) error {
-	return s.patchAnnotation(ctx, nil)
+	return s.patchAnnotations(ctx, map[string]*string{AnnotationL2Subnets: nil, AnnotationMembers: nil})
 }
 
-// patchAnnotation sets the subnets annotation of this node to *value, or
-// removes it when value is nil, with a JSON merge patch.
-func (s *Speaker) patchAnnotation(ctx context.Context, value *string) error {
+// patchAnnotations sets annotations of this node, removing those whose
+// value is nil, with a JSON merge patch.
+func (s *Speaker) patchAnnotations(ctx context.Context, values map[string]*string) error {
 	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"annotations": map[string]*string{AnnotationL2Subnets: value}},
+		"metadata": map[string]any{"annotations": values},
 	})
 	if err != nil {
 		return fmt.Errorf("encoding the annotation patch: %w", err)
@@ -78,7 +79,7 @@ func (s *Speaker) patchAnnotation(ctx context.Context, value *string) error {
 	n := &corev1.Node{}
 	n.Name = s.opts.NodeName
 	if err := s.client.Patch(ctx, n, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("writing annotation %s of Node %s: %w", AnnotationL2Subnets, s.opts.NodeName, err)
+		return fmt.Errorf("writing the annotations of Node %s: %w", s.opts.NodeName, err)
 	}
 	return nil
 }

@@ -59,6 +59,9 @@ type Speaker struct {
 	// announcedTrigger (buffered by one too): write the Services'
 	// ConditionAnnounced.
 	announcedTrigger chan struct{}
+	// membersTrigger (buffered by one too): write AnnotationMembers.
+	membersTrigger chan struct{}
+	membersView    *membersWriter
 
 	// Set once in Start, before the loops run.
 	members  membership.Members
@@ -112,7 +115,7 @@ func kick(c chan struct{}) {
 // interfaces, joins the other speakers, then recomputes and applies what
 // to announce on every change. When ctx ends it leaves the membership first
 // (so another node takes over at once), stops answering, and removes its
-// ServiceL2Statuses and its subnets annotation.
+// ServiceL2Statuses and its subnets and members annotations.
 func (s *Speaker) Start(ctx context.Context) error {
 	if !s.cache.WaitForCacheSync(ctx) {
 		return nil // stopping before the start
@@ -147,6 +150,7 @@ func (s *Speaker) Start(ctx context.Context) error {
 	wg.Go(func() { s.statusLoop(loopCtx, s.status, s.statusTrigger) })
 	wg.Go(func() { s.statusLoop(loopCtx, s.bgpStatus, s.bgpStatusTrigger) })
 	wg.Go(func() { s.statusLoop(loopCtx, s.announced, s.announcedTrigger) })
+	wg.Go(func() { s.statusLoop(loopCtx, s.membersView, s.membersTrigger) })
 	wg.Go(func() { s.bgp.run(loopCtx) })
 	s.configDirty.Store(true)
 	s.loop(loopCtx)
@@ -274,7 +278,7 @@ func (s *Speaker) handOver() {
 		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 		defer cancel()
 		if err := s.unpublishInterfaces(ctx); err != nil {
-			s.log.Warn("removing the subnets annotation", "error", err)
+			s.log.Warn("removing the subnets and members annotations", "error", err)
 		}
 	}
 	s.responders.closeAll()
@@ -296,7 +300,7 @@ func (s *Speaker) cleanUp() {
 		s.log.Warn("removing this node's ServiceBGPStatuses", "error", err)
 	}
 	if err := s.unpublishInterfaces(ctx); err != nil {
-		s.log.Warn("removing the subnets annotation", "error", err)
+		s.log.Warn("removing the subnets and members annotations", "error", err)
 	}
 	s.log.Info("speaker stopped")
 }

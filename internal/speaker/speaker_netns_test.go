@@ -205,6 +205,34 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 			t.Errorf("Node %s annotation %q", name, n.Annotations[AnnotationL2Subnets])
 		}
 	}
+	// Each speaker keeps its view of the members on its Node (what
+	// `ironlb doctor` compares). Seen failing with sync not setting the
+	// target: "no annotation ironlb.io/members".
+	var names []string
+	for name := range hosts {
+		names = append(names, name)
+	}
+	via := ViaMemberlist
+	if !memberlist {
+		via = ViaNodeReady
+	}
+	want := EncodeMembers(MembersView{Via: via, Members: names})
+	for name := range hosts {
+		poll(t, "Node "+name+"'s members annotation", testkit.Budget(apiReaction), func() error {
+			var n corev1.Node
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, &n); err != nil {
+				return err
+			}
+			got, ok := n.Annotations[AnnotationMembers]
+			if !ok {
+				return fmt.Errorf("no annotation %s", AnnotationMembers)
+			}
+			if got != want {
+				return fmt.Errorf("annotation %s %s, want %s", AnnotationMembers, got, want)
+			}
+			return nil
+		})
+	}
 
 	// A graceful stop hands over at once: the client's neighbour entry
 	// flips to the other node's MAC with its gratuitous ARP.

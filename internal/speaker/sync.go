@@ -74,6 +74,12 @@ func (s *Speaker) sync(ctx context.Context) error {
 	}
 	in.Members = s.members.Members()
 	s.memberN.Store(int64(len(in.Members)))
+	via := ViaMemberlist
+	if s.fallback != nil {
+		via = ViaNodeReady
+	}
+	s.membersView.setTarget(MembersView{Via: via, Members: in.Members})
+	kick(s.membersTrigger)
 	var byKey map[string]*corev1.Service
 	in.Services, byKey = toServices(svcs.Items, s.opts.LoadBalancerClass, readyEndpointNodes(eps.Items))
 

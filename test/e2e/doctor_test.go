@@ -50,6 +50,7 @@ var doctorHealthy = []string{"info kube-proxy-config ConfigMap/kube-system/kube-
 //   - kube-proxy: "the healthy lab" itself, no kube-proxy-config info;
 //   - bgp-sessions: "both peers reported down: exit code 0 (want 1)",
 //     neither bgp-session-down warning;
+//   - members: see its step;
 //   - services: "the pool's subnet reported" without
 //     service-not-announced, and "the Service without address reported:
 //     exit code 0 (want 2)".
@@ -254,6 +255,57 @@ func TestDoctor(t *testing.T) {
 		l.waitDoctor(t, "the sessions back", testkit.Budget(10*time.Second), doctorHealthy, 0, nil)
 		l.delete(t, router)
 		l.waitDoctor(t, "healthy again", testkit.Budget(5*time.Second), doctorHealthy, 0, nil)
+	})
+
+	t.Run("memberlist traffic cut from node1", func(t *testing.T) {
+		// node1 keeps its link (the client and the API server still reach
+		// it); only memberlist's port is dropped in its namespace, both
+		// ways. Seen failing with the speakers' sync not kicking the
+		// members annotation's writer: "the cut reported: not within 4m0s:
+		// exit code 0 (want 1)", no finding.
+		ns1 := p.Namespace(p.Nodes[0].Name)
+		table := "e2e-members-" + l.id
+		nft := func(script string) {
+			t.Helper()
+			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns1, "nft", "-f", "-")
+			cmd.Stdin = strings.NewReader(script)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("nft in %s: %v\n%s", ns1, err, out)
+			}
+		}
+		nft(fmt.Sprintf("table inet %s {\n chain in { type filter hook input priority 0; meta l4proto { tcp, udp } th dport 7946 drop; }\n"+
+			" chain out { type filter hook output priority 0; meta l4proto { tcp, udp } th dport 7946 drop; }\n}\n", table))
+		restored := false
+		restore := func() {
+			if !restored {
+				restored = true
+				nft("delete table inet " + table)
+			}
+		}
+		t.Cleanup(restore)
+		want := slices.Clone(doctorHealthy)
+		for _, n := range p.Nodes {
+			want = append(want, "warning members Node/"+n.Name)
+		}
+		// Expected: memberlist marks the other side failed within a few
+		// seconds (the lab's probe interval and suspicion timeout), and
+		// each speaker writes its new view at once.
+		l.waitDoctor(t, "the cut reported", testkit.Budget(30*time.Second), want, 1, func(r doctor.Report) error {
+			for _, f := range r.Findings {
+				switch {
+				case f.Check != "members":
+				case f.Object.Name == p.Nodes[0].Name && !strings.Contains(f.Message, fmt.Sprintf("sees 1 of the %d speakers", len(p.Nodes))):
+					return fmt.Errorf("node1's finding: %s", f.Message)
+				case f.Object.Name != p.Nodes[0].Name && !strings.Contains(f.Message, "takes "+p.Nodes[0].Name+" as failed"):
+					return fmt.Errorf("%s's finding: %s", f.Object.Name, f.Message)
+				}
+			}
+			return nil
+		})
+		restore()
+		// Expected: the speakers join the missing members again within
+		// their join interval (10 s).
+		l.waitDoctor(t, "healthy again", testkit.Budget(20*time.Second), doctorHealthy, 0, nil)
 	})
 
 	l.waitDoctor(t, "the lab healthy at the end", testkit.Budget(5*time.Second), doctorHealthy, 0, nil)
