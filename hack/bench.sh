@@ -32,11 +32,18 @@ if ((EUID == 0)); then
 	step "BGP in the lab (Service create → route, BFD failure detection; 20 runs each)" \
 		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/bgp.txt" \
 		go test -tags e2e -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchBGP$' -v ./test/e2e/
+	# IRONLB_SCALE_NODES (30), IRONLB_SCALE_SERVICES (5000) and
+	# IRONLB_SCALE_WINDOW (10m per false-failover condition, three of them)
+	# size it; about 45 minutes with the defaults.
+	step "ironlb at scale (30 nodes, 5,000 Services, false failovers)" \
+		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/scale.txt" \
+		go test -tags e2e -count=1 -timeout "$SCALE_TIMEOUT" -run '^TestBenchScale$' -v ./test/e2e/
 else
-	echo "==> skipping Layer 2 failover and BGP in the lab: they need root for the lab's network namespaces (run: sudo make bench)"
+	echo "==> skipping Layer 2 failover, BGP and scale in the lab: they need root for the lab's network namespaces (run: sudo make bench)"
 fi
 echo
 echo "==> results in $out"
 cat "$out/controller-1000.txt" 2>/dev/null || true
 cat "$out/l2-failover.txt" 2>/dev/null || true
 cat "$out/bgp.txt" 2>/dev/null || true
+cat "$out/scale.txt" 2>/dev/null || true

@@ -53,6 +53,7 @@ election one allocates and the others wait.`,
 	f.StringVar(&o.LoadBalancerClass, "lb-class", "", "handle only LoadBalancer Services with this spec.loadBalancerClass; default: those without a class")
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "run only while holding the leader-election Lease, so several replicas can run")
 	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", controller.DefaultHealthProbeBindAddress, "address of /healthz and /readyz; 0 disables them")
+	f.StringVar(&o.PprofBindAddress, "pprof-bind-address", "0", "address of Go's profiles (/debug/pprof/), for diagnosis; 0 disables them (keep it on a loopback address)")
 	f.StringVar(&o.MetricsBindAddress, "metrics-bind-address", controller.DefaultMetricsBindAddress, "address of /metrics; 0 disables it")
 	f.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, allowing only clients authorized by the API server")
 	f.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for --metrics-secure; default: a self-signed certificate")

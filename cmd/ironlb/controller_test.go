@@ -29,6 +29,7 @@ func TestControllerFlagDefaults(t *testing.T) {
 		"keep-memberlist-secret":    "false",
 		"leader-elect":              "true",
 		"health-probe-bind-address": ":8081",
+		"pprof-bind-address":        "0",
 		"metrics-bind-address":      ":7472",
 		"metrics-secure":            "false",
 		"enable-http2":              "false",

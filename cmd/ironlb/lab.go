@@ -102,6 +102,7 @@ func newLabUpCommand(dir *string) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&o.Nodes, "nodes", 3, fmt.Sprintf("number of nodes (1 to %d)", lab.MaxNodes))
+	cmd.Flags().IntVar(&o.KubeProxyNodes, "kube-proxy-nodes", 0, "run kube-proxy on the first N nodes only (0: every node); for big labs, where Service traffic through a few nodes is enough")
 	cmd.Flags().StringVar(&family, "ip-family", string(lab.DualStack), "cluster IP families: dual, ipv4 or ipv6 (the network is always dual-stack)")
 	cmd.Flags().StringVar(&o.Prefix, "prefix", lab.DefaultPrefix, "prefix of the lab's network namespace names")
 	cmd.Flags().StringVar(&o.K8sDir, "k8s-dir", "", "directory of the Kubernetes binaries (default $IRONLB_K8S_DIR, else hack/build-k8s.sh's cache)")

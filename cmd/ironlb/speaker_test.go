@@ -30,6 +30,7 @@ func TestSpeakerFlagDefaults(t *testing.T) {
 		"memberlist-bind-address":   ":7946",
 		"memberlist-secret-wait":    "30s",
 		"health-probe-bind-address": ":8081",
+		"pprof-bind-address":        "0",
 		"metrics-bind-address":      ":7473",
 		"kube-api-qps":              "50",
 		"kube-api-burst":            "100",

@@ -71,6 +71,11 @@ type Options struct {
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" disables
 	// them. Default DefaultHealthProbeBindAddress.
 	HealthProbeBindAddress string
+	// PprofBindAddress serves Go's profiles (/debug/pprof/) for
+	// diagnosis; "" or "0" (the default) disables them. Bind it to a
+	// loopback or otherwise protected address: profiles show the
+	// process's memory.
+	PprofBindAddress string
 	// EnableHTTP2 allows HTTP/2 on the metrics server. Off by default, as
 	// controller-runtime recommends (HTTP/2 Rapid Reset, CVE-2023-44487).
 	EnableHTTP2 bool

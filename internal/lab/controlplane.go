@@ -127,6 +127,10 @@ func logPath(dir, name string) string {
 	return filepath.Join(dir, "logs", strings.ReplaceAll(name, "/", "-")+".log")
 }
 
+// LogPath is the log file of the lab process name ("speaker/node1") in
+// the lab directory dir.
+func LogPath(dir, name string) string { return logPath(dir, name) }
+
 // apiServerURL is the API server's address, the same in every namespace:
 // the root namespace's loopback, or a forwarder on each host's loopback.
 func (s *State) apiServerURL() string {

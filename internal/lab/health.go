@@ -17,7 +17,9 @@ func waitHealthy(ctx context.Context, s *State, p Plan, timeout time.Duration) e
 	defer cancel()
 	pending := map[string]bool{}
 	for _, h := range p.Nodes {
-		pending[h.Name] = true
+		if s.RunsKubeProxy(p, h) {
+			pending[h.Name] = true
+		}
 	}
 	var last error
 	for {

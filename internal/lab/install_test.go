@@ -98,7 +98,7 @@ func TestPlanInstallFromDist(t *testing.T) {
 var testFlags = CommandFlags{
 	"controller": flagSet("health-probe-bind-address", "kubeconfig", "leader-elect", "metrics-bind-address", "namespace", "log-format", "log-level"),
 	"speaker": flagSet("health-probe-bind-address", "kubeconfig", "memberlist-bind-address", "metrics-bind-address", "namespace",
-		"node-name", "log-format", "log-level"),
+		"node-name", "log-format", "log-level", "pprof-bind-address"),
 }
 
 func flagSet(names ...string) map[string]bool {
@@ -339,6 +339,7 @@ func TestProcsFromInstallation(t *testing.T) {
 		"memberlist-bind-address":   netipAddrPort(p.NodeIPs(p.Nodes[1])[0].String(), "7946"),
 		"health-probe-bind-address": ":7474", // the manifests' port, inside the node's namespace
 		"log-format":                "text",
+		"pprof-bind-address":        "127.0.0.1:6060",
 	}
 	for flag, want := range checks {
 		if got, _ := argValue(sp.Args, flag); got != want {

@@ -98,6 +98,10 @@ func controllerProc(s *State, flags map[string]bool) (*Proc, error) {
 // --node-name, --kubeconfig, memberlist bound to the node's address, text
 // logs. Without manifests they run with the admin kubeconfig. flags are
 // the speaker command's.
+// speakerPprofAddress is where every lab speaker serves Go's profiles,
+// inside its node's namespace.
+const speakerPprofAddress = "127.0.0.1:6060"
+
 func speakerProcs(s *State, p Plan, flags map[string]bool) ([]*Proc, error) {
 	base, err := flagArgs(flags, [2]string{"namespace", ironlbNamespace})
 	if err != nil {
@@ -120,6 +124,9 @@ func speakerProcs(s *State, p Plan, flags map[string]bool) ([]*Proc, error) {
 			// The node's own address, not whatever a pod IP on lo might be.
 			[2]string{"memberlist-bind-address", netip.AddrPortFrom(p.NodeIPs(h)[0], uint16(port)).String()},
 			[2]string{"log-format", "text"},
+			// Go's profiles on the node namespace's own loopback, for
+			// diagnosis (docs/lab.md).
+			[2]string{"pprof-bind-address", speakerPprofAddress},
 		)
 		if err != nil {
 			return nil, fmt.Errorf("ironlb speaker: %w", err)

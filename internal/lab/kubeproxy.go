@@ -33,6 +33,20 @@ func kubeProxyProc(s *State, p Plan, h Host) *Proc {
 	}
 }
 
+// RunsKubeProxy reports whether node h runs kube-proxy: every node, or
+// the first KubeProxyNodes of the plan.
+func (s *State) RunsKubeProxy(p Plan, h Host) bool {
+	if s.KubeProxyNodes == 0 {
+		return true
+	}
+	for i, n := range p.Nodes {
+		if n.Name == h.Name {
+			return i < s.KubeProxyNodes
+		}
+	}
+	return false
+}
+
 // kubeProxyHealthz is host:port of a node's kube-proxy health endpoint, on
 // the node's primary cluster address.
 func kubeProxyHealthz(p Plan, h Host) string {

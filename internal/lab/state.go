@@ -45,6 +45,9 @@ type State struct {
 	MetalLBDir string `json:"metallbDir,omitempty"`
 	// Audit is whether the API server writes its audit log (AuditLog).
 	Audit bool `json:"audit,omitempty"`
+	// KubeProxyNodes: kube-proxy runs on the first KubeProxyNodes nodes
+	// only (RunsKubeProxy); 0 is every node.
+	KubeProxyNodes int `json:"kubeProxyNodes,omitempty"`
 	// Kubelet is what plays the kubelet; empty (older states) is the
 	// stand-in.
 	Kubelet KubeletMode `json:"kubelet,omitempty"`

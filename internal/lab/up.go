@@ -58,6 +58,11 @@ type UpOptions struct {
 	// speakers (see monitoring.go); it needs hack/build-prometheus.sh's
 	// binary.
 	Monitoring bool
+	// KubeProxyNodes runs kube-proxy on the first KubeProxyNodes nodes
+	// only; 0 means every node. Big labs (the scale bench) need traffic
+	// through a few nodes, not 30 kube-proxies rewriting rules for every
+	// Service.
+	KubeProxyNodes int
 	// Out receives the progress lines.
 	Out io.Writer
 }
@@ -77,6 +82,9 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	p, err := NewPlan(o.Prefix, o.Nodes, o.IPFamily)
 	if err != nil {
 		return nil, err
+	}
+	if o.KubeProxyNodes < 0 || o.KubeProxyNodes > len(p.Nodes) {
+		return nil, fmt.Errorf("--kube-proxy-nodes %d: want 0 (every node) to %d", o.KubeProxyNodes, len(p.Nodes))
 	}
 	k8sDir, err := FindK8sDir(o.K8sDir)
 	if err != nil {
@@ -124,7 +132,7 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	s := &State{
 		Version: stateVersion, Dir: dir, Prefix: o.Prefix, Nodes: o.Nodes, IPFamily: o.IPFamily,
 		K8sDir: k8sDir, Ironlb: o.Ironlb, CreatedAt: time.Now().UTC(), Kubelet: o.Kubelet,
-		LB: o.LB, MetalLBDir: metallbDir, Audit: o.Audit,
+		LB: o.LB, MetalLBDir: metallbDir, Audit: o.Audit, KubeProxyNodes: o.KubeProxyNodes,
 		Namespaces: p.Namespaces(), Procs: map[string]*Proc{},
 	}
 	if err := pr.step("lab directory "+dir, func() (string, error) { return "", prepareDir(s) }); err != nil {
@@ -386,7 +394,9 @@ func createMemberlistSecret(ctx context.Context, cs kubernetes.Interface) error 
 func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 	var procs []*Proc
 	for _, h := range p.Nodes {
-		procs = append(procs, kubeProxyProc(s, p, h))
+		if s.RunsKubeProxy(p, h) {
+			procs = append(procs, kubeProxyProc(s, p, h))
+		}
 		if s.Kubelet.Real() {
 			n := realNodePaths(s.Dir, h.Name)
 			procs = append(procs, containerdProc(h, n), kubeletProc(s, p, h, n))

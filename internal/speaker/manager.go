@@ -84,6 +84,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 			TLSOpts:     []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 		},
 		HealthProbeBindAddress: opts.HealthProbeBindAddress,
+		PprofBindAddress:       opts.PprofBindAddress,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(opts.skipNameValidation)},
 	})
 	if err != nil {

@@ -76,6 +76,11 @@ type Options struct {
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" disables
 	// them. Default DefaultHealthProbeBindAddress.
 	HealthProbeBindAddress string
+	// PprofBindAddress serves Go's profiles (/debug/pprof/) for
+	// diagnosis; "" or "0" (the default) disables them. Bind it to a
+	// loopback or otherwise protected address: profiles show the
+	// process's memory.
+	PprofBindAddress string
 	// KubeAPIQPS and KubeAPIBurst limit the requests to the API server.
 	KubeAPIQPS   float32
 	KubeAPIBurst int

@@ -26,8 +26,13 @@ const (
 	resyncInterval = 30 * time.Second
 	healthInterval = 2 * time.Second
 	joinInterval   = 10 * time.Second
-	stopTimeout    = 10 * time.Second
-	leaveTimeout   = 2 * time.Second
+	// paceMin and paceMax bound loop's pause after a sync: syncs shorter
+	// than paceMin (a few hundred Services) are not paced; no pause is
+	// longer than paceMax.
+	paceMin      = 5 * time.Millisecond
+	paceMax      = time.Second
+	stopTimeout  = 10 * time.Second
+	leaveTimeout = 2 * time.Second
 )
 
 // Speaker is the speaker of one node, layer 2 and BGP. Setup creates it
@@ -171,19 +176,24 @@ func (s *Speaker) loop(ctx context.Context) {
 	backoff := retryMin
 	var retry <-chan time.Time
 	kick(s.trigger)
+	now := false // a membership change came while pacing: sync at once
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.trigger:
-		case <-s.members.Changes():
-		case <-retry:
-		case <-resync.C:
-		case <-health.C:
-			if s.responders.healthy() {
-				continue
+		if !now {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.trigger:
+			case <-s.members.Changes():
+			case <-retry:
+			case <-resync.C:
+			case <-health.C:
+				if s.responders.healthy() {
+					continue
+				}
 			}
 		}
+		now = false
+		start := time.Now()
 		if err := s.sync(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -194,6 +204,20 @@ func (s *Speaker) loop(ctx context.Context) {
 			continue
 		}
 		retry, backoff = nil, retryMin
+		// Pacing: during a burst of changes (thousands of Services
+		// created) every sync recomputes everything, so back to back they
+		// would take a whole core. Waiting as long as the last sync took
+		// keeps them to half of one, each covering the changes that came
+		// meanwhile. A membership change — a failover — does not wait.
+		if d := time.Since(start); d >= paceMin {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.members.Changes():
+				now = true
+			case <-time.After(min(d, paceMax)):
+			}
+		}
 	}
 }
 

@@ -222,7 +222,9 @@ func (w *statusWriter) write(ctx context.Context) error {
 	k := w.k()
 	others := map[string][]client.Object{} // by Service key
 	if k.exclusive {
-		all, err := k.list(ctx, w.cache)
+		// Read only (labels), so the cache's objects are not copied: with
+		// thousands of Services this list is most of a write's cost.
+		all, err := k.list(ctx, w.cache, client.UnsafeDisableDeepCopy)
 		if err != nil {
 			return fmt.Errorf("listing %ses: %w", k.name, err)
 		}

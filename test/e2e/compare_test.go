@@ -131,7 +131,7 @@ func TestBenchCompare(t *testing.T) {
 		}
 		results[lb] = f // what a failed run measured still shows
 		t.Run(lb.Name(), func(t *testing.T) {
-			upCompareLab(t, lb).measure(t, f, runs, services)
+			upCompareLab(t, lb, 3).measure(t, f, runs, services)
 		})
 	}
 	report := compareReport(results, runs, services, started, load0, loadAverage())
@@ -143,9 +143,9 @@ func TestBenchCompare(t *testing.T) {
 	}
 }
 
-// upCompareLab brings up a 3-node lab of its own running lb; t's cleanup
-// takes it down.
-func upCompareLab(t *testing.T, lb lab.LB) *compareLab {
+// upCompareLab brings up a lab of its own of nodes nodes running lb, with
+// lab up's extra flags; t's cleanup takes it down.
+func upCompareLab(t *testing.T, lb lab.LB, nodes int, extra ...string) *compareLab {
 	t.Helper()
 	work := workDir(t)
 	c := &compareLab{lb: lb, dir: filepath.Join(work, "lab"), prefix: "ie2c" + randomHex(3) + "-"}
@@ -157,10 +157,12 @@ func upCompareLab(t *testing.T, lb lab.LB) *compareLab {
 			t.Errorf("lab down: %v\n%s", err, out)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(30*time.Second))
+	// Expected: 15 s for 3 nodes, about a second more per node.
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(30*time.Second+time.Duration(nodes)*2*time.Second))
 	defer cancel()
-	if out, err := m.lab(ctx, "up", "--prefix", c.prefix, "--nodes", "3", "--lb", string(lb), "--audit",
-		"--crds", filepath.Join(repoRoot(), "config", "crd", "bases")); err != nil {
+	args := append([]string{"up", "--prefix", c.prefix, "--nodes", strconv.Itoa(nodes), "--lb", string(lb), "--audit",
+		"--crds", filepath.Join(repoRoot(), "config", "crd", "bases")}, extra...)
+	if out, err := m.lab(ctx, args...); err != nil {
 		t.Fatalf("lab up --lb %s: %v\n%s", lb, err, out)
 	}
 	var err error
