@@ -50,19 +50,7 @@ func (a promAPI) get(ctx context.Context, path string, params url.Values, out an
 }
 
 func (a promAPI) ready(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/-/ready", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/-/ready: %s", resp.Status)
-	}
-	return nil
+	return getOK(ctx, a.base+"/-/ready")
 }
 
 // instant evaluates expr now and returns how many series (1 for a
