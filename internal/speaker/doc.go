@@ -59,10 +59,14 @@
 // At start the speaker waits for its Node, publishes its interfaces,
 // reads the memberlist Secret, starts memberlist and joins the other
 // speakers (the InternalIP of every Node carrying the annotation), then
-// decides. When it stops it leaves memberlist first — the others take its
-// addresses over at once and announce them — then stops answering, deletes
-// its ServiceL2Statuses and removes its annotation (so, with the Node
-// readiness fallback too, a stopped speaker is not elected any more).
+// decides, and keeps the members it sees in a second Node annotation
+// (AnnotationMembers, for `ironlb doctor`). Syncs are paced during bursts
+// of object changes (a pause as long as the last sync after one of 5 ms or
+// more), never after a membership change. When it stops it leaves
+// memberlist first — the others take its addresses over at once and
+// announce them — then stops answering, deletes its ServiceL2Statuses and
+// removes its annotations (so, with the Node readiness fallback too, a
+// stopped speaker is not elected any more).
 //
 // BGP sessions end with the speaker too: those to peers without graceful
 // restart are closed, which withdraws their routes at once; those to peers

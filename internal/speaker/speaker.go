@@ -27,7 +27,7 @@ const (
 	healthInterval = 2 * time.Second
 	joinInterval   = 10 * time.Second
 	// paceMin and paceMax bound loop's pause after a sync: syncs shorter
-	// than paceMin (a few hundred Services) are not paced; no pause is
+	// than paceMin (small clusters, quiet times) are not paced; no pause is
 	// longer than paceMax.
 	paceMin      = 5 * time.Millisecond
 	paceMax      = time.Second
