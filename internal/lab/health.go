@@ -75,7 +75,7 @@ func ironlbHealth(ctx context.Context, s *State, timeout time.Duration) []string
 		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", s.Ports.ControllerHealth)
 		var err error
 		for {
-			if err = httpOK(ctx, url); err == nil || time.Now().After(deadline) {
+			if err = GetOK(ctx, url); err == nil || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(300 * time.Millisecond)
@@ -106,8 +106,9 @@ func ironlbHealth(ctx context.Context, s *State, timeout time.Duration) []string
 	return notes
 }
 
-// httpOK GETs url (root namespace) and wants 200.
-func httpOK(ctx context.Context, url string) error {
+// GetOK GETs url (from the root namespace) and wants 200 OK, within 2 s
+// or ctx's deadline, whichever comes first.
+func GetOK(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

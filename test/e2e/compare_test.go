@@ -797,7 +797,7 @@ func (c *compareLab) addresses(t *testing.T) map[string]string {
 func readyz(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return getOK(ctx, url)
+	return lab.GetOK(ctx, url)
 }
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

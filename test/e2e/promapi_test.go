@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/ironlb/ironlb/internal/lab"
 )
 
 // promAPI is a client of Prometheus's HTTP API.
@@ -50,7 +52,7 @@ func (a promAPI) get(ctx context.Context, path string, params url.Values, out an
 }
 
 func (a promAPI) ready(ctx context.Context) error {
-	return getOK(ctx, a.base+"/-/ready")
+	return lab.GetOK(ctx, a.base+"/-/ready")
 }
 
 // instant evaluates expr now and returns how many series (1 for a
