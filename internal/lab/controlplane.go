@@ -198,7 +198,7 @@ func controlPlaneProcs(s *State, p Plan) []*Proc {
 			"--service-account-key-file=" + k.saPub(), "--service-account-signing-key-file=" + k.saKey(),
 			"--service-cluster-ip-range=" + joinPrefixes(p.ServiceCIDRs()),
 			"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false",
-		}, auditArgs(s)...)},
+		}, append(egressArgs(s, k), auditArgs(s)...)...)},
 		{Name: "kube-controller-manager", Order: 50, Supervised: true, Args: []string{
 			s.bin("kube-controller-manager"), "--kubeconfig=" + kc,
 			"--authentication-skip-lookup=true", "--leader-elect=false",

@@ -197,7 +197,7 @@ func removeProcFiles(s *State) {
 
 // labFiles are the entries of a lab directory the lab creates.
 var labFiles = []string{stateFile, stateFile + ".tmp", "kubeconfig", "pki", installDir, "etcd", "router", "logs", nodesDir, monitoringDir,
-	metallbDir, auditPolicyFile}
+	metallbDir, auditPolicyFile, egressConfigFile, egressSocketFile}
 
 // removeFiles deletes the lab's files from dir, then dir itself when
 // nothing else is left in it.

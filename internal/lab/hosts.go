@@ -56,7 +56,10 @@ func hostSysctls(h Host) []string {
 // once its eth0 (and eth1) exist: MAC, LAN addresses, the second subnet's
 // addresses (all hosts but node1), the second card's MAC and addresses
 // (nodes and client), default route via the router (except on the router;
-// always through eth0) and, on nodes, routes to the other nodes' pods.
+// always through eth0) and, on nodes, routes to the other nodes' pods. The
+// router routes every node's pods too: it is also where Pods reach the API
+// server (apiendpoint.go), with their own addresses, as on a network that
+// routes the pod CIDRs.
 func hostBatch(p Plan, h Host) []string {
 	lines := []string{
 		"link set lo up",
@@ -82,7 +85,7 @@ func hostBatch(p Plan, h Host) []string {
 			fmt.Sprintf("route add default via %s dev %s", p.Router.IPv4, hostInterface),
 			fmt.Sprintf("route add default via %s dev %s", p.Router.IPv6, hostInterface))
 	}
-	if h.Role == RoleNode {
+	if h.Role == RoleNode || h.Role == RoleRouter {
 		for _, o := range p.Nodes {
 			if o.Name == h.Name {
 				continue

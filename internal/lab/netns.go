@@ -128,20 +128,26 @@ func (f *forwarder) splice(ctx context.Context, c net.Conn) {
 		f.log.Debug("forwarder: dialing target", "target", f.target, "error", err)
 		return
 	}
-	defer func() { _ = up.Close() }()
+	splice(ctx, c, up, f.log)
+}
+
+// splice copies between a and b both ways until both directions end (or
+// ctx does), then closes b; a is the caller's to close.
+func splice(ctx context.Context, a, b net.Conn, log *slog.Logger) {
+	defer func() { _ = b.Close() }()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
 		_, err := io.Copy(dst, src)
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			f.log.Debug("forwarder: copy", "error", err)
+			log.Debug("forwarder: copy", "error", err)
 		}
-		if tc, ok := dst.(*net.TCPConn); ok {
+		if tc, ok := dst.(interface{ CloseWrite() error }); ok {
 			_ = tc.CloseWrite()
 		}
 		done <- struct{}{}
 	}
-	go pipe(up, c)
-	go pipe(c, up)
+	go pipe(b, a)
+	go pipe(a, b)
 	select {
 	case <-done:
 		<-done

@@ -70,6 +70,13 @@ func Supervise(ctx context.Context, dir string, log *slog.Logger) error {
 		go f.serve(ctx)
 	}
 	log.Info("API forwarders listening", "address", target, "hosts", len(p.Hosts()))
+	if err := serveAPIEndpoint(ctx, s, p, log); err != nil {
+		return fmt.Errorf("supervise: %w", err)
+	}
+	if err := serveEgress(ctx, s, p, log); err != nil {
+		return fmt.Errorf("supervise: %w", err)
+	}
+	log.Info("API endpoint and egress proxy listening", "endpoint", apiEndpoint(s, p).String(), "egress", egressSocket(s.Dir))
 	// Monitoring is optional: without its forwarders the lab still runs.
 	if err := serveMonitoring(ctx, s, p, log); err != nil {
 		log.Error("monitoring forwarders", "error", err)

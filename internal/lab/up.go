@@ -299,6 +299,9 @@ func startControlPlane(ctx context.Context, s *State, p Plan, pr *progress) (*ku
 		if err := os.WriteFile(s.Kubeconfig(), kc, 0o600); err != nil {
 			return "", fmt.Errorf("writing kubeconfig: %w", err)
 		}
+		if err := os.WriteFile(egressConfigPath(s.Dir), egressConfig(s.Dir), 0o600); err != nil {
+			return "", fmt.Errorf("writing the egress selector configuration: %w", err)
+		}
 		procs := controlPlaneProcs(s, p)
 		if err := startAndRecord(s, p, procs[:2]...); err != nil {
 			return "", err
@@ -346,6 +349,9 @@ func populate(ctx context.Context, s *State, p Plan, cs kubernetes.Interface, cr
 	if err := createMemberlistSecret(ctx, cs); err != nil {
 		return "", err
 	}
+	if err := publishAPIEndpoint(ctx, cs, s, p); err != nil {
+		return "", err
+	}
 	for _, h := range p.Nodes {
 		if s.Kubelet.Real() {
 			if err := registerKubeletNode(ctx, cs, p, h); err != nil {
@@ -357,7 +363,8 @@ func populate(ctx context.Context, s *State, p Plan, cs kubernetes.Interface, cr
 			return "", err
 		}
 	}
-	detail := fmt.Sprintf("namespace %s, Secret %s, %d Nodes", ironlbNamespace, memberlistSecret, len(p.Nodes))
+	detail := fmt.Sprintf("namespace %s, Secret %s, the kubernetes Service's endpoint %s, %d Nodes",
+		ironlbNamespace, memberlistSecret, apiEndpoint(s, p), len(p.Nodes))
 	if crdDir == "" {
 		return detail + ", no CRDs (repository not found; pass --crds)", nil
 	}

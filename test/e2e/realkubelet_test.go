@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -44,7 +45,10 @@ func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
 // hostNetwork Pod on node2 Running and Ready by their readiness probes;
 // the bridge Pod reached from the client through node2's NodePort
 // (kube-proxy, crossing to node1 over the lab's pod routes) on every
-// family, and from node2 directly; then `lab down` leaves no process,
+// family, and from node2 directly; Pods — bridge and hostNetwork — reach
+// the API server through the kubernetes Service with their ServiceAccount
+// tokens, read through `kubectl logs` and `kubectl exec`; then `lab
+// down` leaves no process,
 // namespace, mount, cgroup, sysctl change or runtime file behind.
 //
 // Seen failing, each with the feature broken on purpose (binaries built
@@ -60,6 +64,17 @@ func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
 //   - the nodes' routes to each other's pod CIDRs left out: "bridge Pod
 //     through node2's NodePort 10.200.0.12:30109: not within 10s: ...
 //     context deadline exceeded".
+//   - the kubernetes Service's EndpointSlice not written: the apicheck
+//     Pod "Failed" and both execs answer "dial tcp 10.96.0.1:443:
+//     connect: connection refused" (kube-proxy rejects a Service without
+//     endpoints).
+//   - the router's routes to the pod CIDRs left out: the bridge Pods'
+//     checks "context deadline exceeded" (the answer has no way back),
+//     the hostNetwork Pod's passes.
+//   - the API server without its egress flags: "kubectl logs apicheck:
+//     ... Get "https://node1:10250/containerLogs/...": dial tcp: lookup
+//     node1 ... no such host" (the root namespace cannot reach the
+//     kubelets).
 //   - `down` without its real-node cleanup: "mounts left under ...",
 //     "cgroup /sys/fs/cgroup/memory/ie2k...-node1 left", "sysctl
 //     kernel/panic=10 after down, was 1", "runtime file
@@ -107,6 +122,7 @@ func TestRealKubelet(t *testing.T) {
 		return
 	}
 	t.Run("bridge Pod through a NodePort and across nodes", r.testTraffic)
+	t.Run("the kubernetes Service from Pods; kubectl logs and exec", r.testAPIFromPods)
 	t.Run("down leaves nothing behind", func(t *testing.T) { r.testDown(t, before) })
 }
 
@@ -247,10 +263,7 @@ func waitingReasons(p *corev1.Pod) string {
 
 func (r *realLab) testTraffic(t *testing.T) {
 	ctx := context.Background()
-	plan, err := lab.NewPlan(r.prefix, 2, lab.DualStack)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := r.plan(t)
 	node1, node2 := plan.Nodes[0], plan.Nodes[1]
 	bridge, err := r.cs.CoreV1().Pods("default").Get(ctx, "bridge", metav1.GetOptions{})
 	if err != nil {
@@ -294,6 +307,78 @@ func (r *realLab) testTraffic(t *testing.T) {
 	if err := answers(ctx, client, hostnet, fmt.Sprintf("ip=%s port=%d ", node2.IPv4, hostnetPort)); err != nil {
 		t.Errorf("hostNetwork Pod on node2: %v", err)
 	}
+}
+
+// testAPIFromPods runs the echo image's -apicheck (a SelfSubjectReview
+// through the kubernetes Service with the Pod's ServiceAccount token, the
+// server's certificate checked against the ServiceAccount's CA): in a
+// bridge-CNI Pod of its own on node1, read back with `kubectl logs`, and
+// with `kubectl exec` in the bridge Pod (node1) and the hostNetwork Pod
+// (node2). Both kubectl commands go from the API server to the kubelets
+// through the lab's egress proxy.
+func (r *realLab) testAPIFromPods(t *testing.T) {
+	ctx := context.Background()
+	const want = "user=system:serviceaccount:default:default"
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "apicheck"},
+		Spec: corev1.PodSpec{
+			NodeSelector:  map[string]string{"kubernetes.io/hostname": "node1"},
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "apicheck", Image: echoImage, ImagePullPolicy: corev1.PullNever,
+				Args: []string{"-apicheck"}}},
+		},
+	}
+	if _, err := r.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Expected: sandbox and container in ~2 s, the request a few ms.
+	var phase corev1.PodPhase
+	eventually(t, testkit.Budget(10*time.Second), "apicheck Pod finished", func() error {
+		got, err := r.cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if phase = got.Status.Phase; phase != corev1.PodSucceeded && phase != corev1.PodFailed {
+			return fmt.Errorf("phase %s, %s", phase, waitingReasons(got))
+		}
+		return nil
+	})
+	logs, err := r.kubectl(ctx, "logs", pod.Name)
+	if err != nil {
+		t.Fatalf("kubectl logs %s (phase %s): %v\n%s", pod.Name, phase, err, logs)
+	}
+	apiserver := "apiserver=" + net.JoinHostPort(r.plan(t).APIServerServiceIPs()[0].String(), "443")
+	if phase != corev1.PodSucceeded || !strings.Contains(logs, want) || !strings.Contains(logs, apiserver) {
+		t.Errorf("apicheck Pod on node1: phase %s, log %q; want Succeeded and %q, %q", phase, logs, apiserver, want)
+	}
+	for _, p := range []string{"bridge", "hostnet"} {
+		out, err := r.kubectl(ctx, "exec", p, "--", "/ironlb", "-apicheck")
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("kubectl exec %s -- /ironlb -apicheck: %v: %q, want %q", p, err, out, want)
+		}
+	}
+}
+
+// kubectl runs the lab's kubectl with args and returns its combined
+// output.
+func (r *realLab) kubectl(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, testkit.Budget(10*time.Second))
+	defer cancel()
+	cmd, err := lab.KubectlCommand(ctx, r.dir, args)
+	if err != nil {
+		return "", err
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (r *realLab) plan(t *testing.T) lab.Plan {
+	t.Helper()
+	plan, err := lab.NewPlan(r.prefix, 2, lab.DualStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
 
 // answers GETs addr from the namespace ns and wants want in the answer.
