@@ -10,6 +10,8 @@
 #              sandbox, the name containerd's sandbox_image says
 #   echo.tar   ironlb-lab-echo:dev (test/images/echo): an HTTP server
 #              answering with its Pod, node and addresses, for tests
+#   ironlb.tar ironlb:dev (cmd/ironlb): the image the install manifests
+#              name, which the lab runs as Pods on real kubelets
 #
 # Both are built by hack/image (the same assembly as `make image`), so the
 # same sources give the same digests; a warm run takes a few seconds.
@@ -31,3 +33,5 @@ step "lab image pause ($platform)" go run ./hack/image --package ./test/images/p
 	--name registry.k8s.io/pause:3.10 --platforms "$platform" --out "$out/pause.tar"
 step "lab image echo ($platform)" go run ./hack/image --package ./test/images/echo \
 	--name ironlb-lab-echo:dev --platforms "$platform" --out "$out/echo.tar"
+step "lab image ironlb ($platform)" go run ./hack/image --package ./cmd/ironlb \
+	--name ironlb:dev --platforms "$platform" --out "$out/ironlb.tar"

@@ -44,14 +44,14 @@ func findImages(dir, ironlb string) ([]string, error) {
 // importImages waits for every node's containerd and imports the
 // tarballs into it, nodes in parallel; it fails unless every node then
 // has the sandbox image.
-func importImages(ctx context.Context, p Plan, dir string, tars []string, timeout time.Duration) (string, error) {
+func importImages(ctx context.Context, p Plan, dir string, tars, required []string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(p.Nodes))
 	for i, h := range p.Nodes {
 		wg.Go(func() {
-			if err := importInto(ctx, realNodePaths(dir, h.Name).containerdSocket(), tars); err != nil {
+			if err := importInto(ctx, realNodePaths(dir, h.Name).containerdSocket(), tars, required); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", h.Name, err)
 			}
 		})
@@ -67,7 +67,7 @@ func importImages(ctx context.Context, p Plan, dir string, tars []string, timeou
 	return fmt.Sprintf("%s into %d containerds", strings.Join(names, ", "), len(p.Nodes)), nil
 }
 
-func importInto(ctx context.Context, sock string, tars []string) error {
+func importInto(ctx context.Context, sock string, tars, required []string) error {
 	ctr := []string{"--address", sock, "--namespace", criNamespace}
 	for {
 		_, err := run(ctx, "ctr", append(ctr, "version")...)
@@ -89,9 +89,11 @@ func importInto(ctx context.Context, sock string, tars []string) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(strings.Fields(out), SandboxImage) {
-		return fmt.Errorf("the sandbox image %s is in none of %s (have: %s)", SandboxImage, strings.Join(tars, ", "),
-			strings.Join(strings.Fields(out), ", "))
+	for _, img := range append([]string{SandboxImage}, required...) {
+		if !slices.Contains(strings.Fields(out), img) {
+			return fmt.Errorf("the image %s is in none of %s (have: %s); hack/lab-images.sh builds the lab's images",
+				img, strings.Join(tars, ", "), strings.Join(strings.Fields(out), ", "))
+		}
 	}
 	return nil
 }

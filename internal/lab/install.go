@@ -64,6 +64,8 @@ type installation struct {
 	// read but not created ("Deployment ironlb-system/ironlb-controller").
 	Applied    int      `json:"applied"`
 	NotCreated []string `json:"notCreated"`
+	// Workloads name the workloads applied (ironlb as Pods).
+	Workloads []string `json:"workloads,omitempty"`
 	// Components are keyed by subcommand: "controller", "speaker".
 	Components map[string]*component `json:"components"`
 }
@@ -129,6 +131,10 @@ func installManifests(ctx context.Context, s *State) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if s.IronlbPods {
+		return fmt.Sprintf("%d objects of %s applied, the workloads too (%s): ironlb runs as their Pods",
+			inst.Applied, strings.Join(ManifestFiles, ", "), strings.Join(inst.Workloads, ", ")), nil
+	}
 	var sas []string
 	for _, name := range slices.Sorted(maps.Keys(inst.Components)) {
 		c := inst.Components[name]
@@ -154,7 +160,7 @@ func install(ctx context.Context, s *State, cs kubernetes.Interface, files []str
 		}
 		objs = append(objs, o...)
 	}
-	plan, err := planInstall(objs)
+	plan, err := planInstall(objs, s.IronlbPods)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +177,9 @@ func install(ctx context.Context, s *State, cs kubernetes.Interface, files []str
 		return nil, fmt.Errorf("install: %w", err)
 	}
 	for name, c := range plan.inst.Components {
+		if s.IronlbPods {
+			break // the kubelets mount the Pods' tokens
+		}
 		token, expiry, err := requestToken(ctx, cs, c.Namespace, c.ServiceAccount, tokenLifetime)
 		if err != nil {
 			return nil, err
@@ -207,6 +216,7 @@ func applyStages(ctx context.Context, s *State, dir string, plan *installPlan) e
 		{"namespaces.yaml", plan.namespaces, false},
 		{"crds.yaml", plan.crds, true},
 		{"objects.yaml", plan.objects, false},
+		{"workloads.yaml", plan.workloads, false},
 	} {
 		if len(st.objs) == 0 {
 			continue
@@ -239,14 +249,18 @@ func applyStages(ctx context.Context, s *State, dir string, plan *installPlan) e
 // order, and the components it runs itself.
 type installPlan struct {
 	namespaces, crds, objects []*unstructured.Unstructured
-	inst                      *installation
+	// workloads are applied last, and only when the lab runs ironlb as
+	// Pods.
+	workloads []*unstructured.Unstructured
+	inst      *installation
 }
 
 // planInstall sorts objs: Namespaces, CRDs and every other object are
-// applied; a workload (anything that needs a container runtime) is not,
-// and each of its containers running the ironlb controller or speaker
-// becomes a component. Both components must be found.
-func planInstall(objs []*unstructured.Unstructured) (*installPlan, error) {
+// applied; a workload (anything that needs a container runtime) is
+// applied only with pods (real kubelets run it), and each of its
+// containers running the ironlb controller or speaker becomes a
+// component. Both components must be found.
+func planInstall(objs []*unstructured.Unstructured, pods bool) (*installPlan, error) {
 	p := &installPlan{inst: &installation{Components: map[string]*component{}}}
 	for _, o := range objs {
 		switch {
@@ -256,7 +270,12 @@ func planInstall(objs []*unstructured.Unstructured) (*installPlan, error) {
 			p.crds = append(p.crds, o)
 		case needsContainerRuntime(o):
 			desc := fmt.Sprintf("%s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
-			p.inst.NotCreated = append(p.inst.NotCreated, desc)
+			if pods {
+				p.workloads = append(p.workloads, o)
+				p.inst.Workloads = append(p.inst.Workloads, desc)
+			} else {
+				p.inst.NotCreated = append(p.inst.NotCreated, desc)
+			}
 			comps, err := workloadComponents(o)
 			if err != nil {
 				return nil, fmt.Errorf("install manifests: %s: %w", desc, err)
@@ -271,7 +290,7 @@ func planInstall(objs []*unstructured.Unstructured) (*installPlan, error) {
 			p.objects = append(p.objects, o)
 		}
 	}
-	p.inst.Applied = len(p.namespaces) + len(p.crds) + len(p.objects)
+	p.inst.Applied = len(p.namespaces) + len(p.crds) + len(p.objects) + len(p.workloads)
 	for _, name := range []string{"controller", "speaker"} {
 		if p.inst.Components[name] == nil {
 			return nil, fmt.Errorf("install manifests: no workload runs `ironlb %s`", name)

@@ -45,8 +45,23 @@ func TestPlanInstallFromDist(t *testing.T) {
 			t.Fatal(err)
 		}
 		total = len(objs)
-		if plan, err = planInstall(objs); err != nil {
+		if plan, err = planInstall(objs, false); err != nil {
 			t.Fatal(err)
+		}
+		// As Pods (real kubelets): everything applied, workloads last.
+		pods, err := planInstall(objs, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var workloads []string
+		for _, o := range pods.workloads {
+			workloads = append(workloads, o.GetKind()+" "+o.GetName())
+		}
+		slices.Sort(workloads)
+		if want := []string{"DaemonSet ironlb-speaker", "Deployment ironlb-controller"}; !slices.Equal(workloads, want) ||
+			pods.inst.Applied != total || len(pods.inst.NotCreated) != 0 {
+			t.Errorf("as Pods: workloads %q (want %q), %d of %d applied, not created %q", workloads, want,
+				pods.inst.Applied, total, pods.inst.NotCreated)
 		}
 	}
 	inst := plan.inst
@@ -180,7 +195,7 @@ spec:
 		t.Run(name, func(t *testing.T) {
 			objs, err := parseManifest([]byte(tc.yaml))
 			if err == nil {
-				_, err = planInstall(objs)
+				_, err = planInstall(objs, false)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
@@ -285,7 +300,7 @@ func TestProcsFromInstallation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := planInstall(objs)
+	plan, err := planInstall(objs, false)
 	if err != nil {
 		t.Fatal(err)
 	}

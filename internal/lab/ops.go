@@ -25,6 +25,9 @@ func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if s.IronlbPods {
+			return errIronlbPods("node fail")
+		}
 		if err := setLink(ctx, p, h, false); err != nil {
 			return err
 		}
@@ -79,6 +82,9 @@ func StopSpeaker(dir, node string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if s.IronlbPods {
+			return errIronlbPods("node stop-speaker")
+		}
 		sp := s.Procs["speaker/"+h.Name]
 		if sp == nil {
 			return fmt.Errorf("no speaker runs on %s in this lab (this ironlb's speaker takes no --node-name)", h.Name)
@@ -98,6 +104,13 @@ func StopSpeaker(dir, node string, out io.Writer) error {
 	})
 }
 
+// errIronlbPods refuses an operation on ironlb's processes in a lab that
+// runs ironlb as Pods.
+func errIronlbPods(op string) error {
+	return fmt.Errorf("lab %s: this lab runs ironlb as Pods (--kubelet real), and %s stops the lab's own ironlb processes; "+
+		"not supported with Pods yet: `lab restart controller` and `lab restart speaker NODE` delete Pods", op, op)
+}
+
 func nodeOf(s *State, node string) (Plan, Host, error) {
 	p, err := s.Plan()
 	if err != nil {
@@ -113,6 +126,20 @@ func nodeOf(s *State, node string) (Plan, Host, error) {
 // Restart stops a process by name ("controller", "speaker/node1", ...) and
 // starts it again with the same arguments.
 func Restart(dir, name string, out io.Writer) error {
+	s, err := LoadState(dir)
+	if err != nil {
+		return err
+	}
+	if s.IronlbPods {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		switch node, isSpeaker := strings.CutPrefix(name, "speaker/"); {
+		case name == "controller":
+			return restartPods(ctx, dir, controllerPods, "", out)
+		case isSpeaker:
+			return restartPods(ctx, dir, speakerPods, node, out)
+		}
+	}
 	return updateState(dir, func(s *State) error {
 		pr := s.Procs[name]
 		if pr == nil || len(pr.Args) == 0 {

@@ -188,7 +188,11 @@ func waitKubeletNodes(ctx context.Context, cs kubernetes.Interface, p Plan, time
 // from its kubelet.
 func upRealKubelets(ctx context.Context, s *State, p Plan, cs kubernetes.Interface, images []string, pr *progress) error {
 	if err := pr.step("images", func() (string, error) {
-		return importImages(ctx, p, s.Dir, images, time.Minute)
+		var required []string
+		if s.IronlbPods {
+			required = append(required, ironlbImageName)
+		}
+		return importImages(ctx, p, s.Dir, images, required, time.Minute)
 	}); err != nil {
 		return err
 	}

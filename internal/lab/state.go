@@ -51,6 +51,10 @@ type State struct {
 	// Kubelet is what plays the kubelet; empty (older states) is the
 	// stand-in.
 	Kubelet KubeletMode `json:"kubelet,omitempty"`
+	// IronlbPods: ironlb runs as the install manifests' Deployment and
+	// DaemonSet, Pods on the real kubelets, instead of as lab processes
+	// (Controller and Speakers are then false: the lab runs neither).
+	IronlbPods bool `json:"ironlbPods,omitempty"`
 	// HostSysctls are the machine-wide sysctls real kubelets change, as
 	// they were before the first one started (key: path under
 	// /proc/sys); `down` writes them back.

@@ -13,6 +13,9 @@ import (
 // returns once the controller has exited.
 func StopController(dir string, out io.Writer) error {
 	return updateState(dir, func(s *State) error {
+		if s.IronlbPods {
+			return errIronlbPods("stop controller")
+		}
 		pr := s.Procs["controller"]
 		if pr == nil || len(pr.Args) == 0 {
 			return fmt.Errorf("no controller runs in this lab (`ironlb lab status` lists what runs)")

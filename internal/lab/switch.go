@@ -35,6 +35,9 @@ func SwitchLB(ctx context.Context, o SwitchOptions) error {
 	if err != nil {
 		return err
 	}
+	if s.IronlbPods {
+		return errIronlbPods("switch-lb")
+	}
 	from := s.LB.orDefault()
 	if from == o.To {
 		return fmt.Errorf("the lab already runs %s", o.To.Name())

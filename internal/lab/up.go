@@ -134,6 +134,9 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 		K8sDir: k8sDir, Ironlb: o.Ironlb, CreatedAt: time.Now().UTC(), Kubelet: o.Kubelet,
 		LB: o.LB, MetalLBDir: metallbDir, Audit: o.Audit, KubeProxyNodes: o.KubeProxyNodes,
 		Namespaces: p.Namespaces(), Procs: map[string]*Proc{},
+		// With real kubelets, ironlb is installed as an operator does:
+		// its manifests' workloads become Pods.
+		IronlbPods: o.Kubelet.Real() && o.LB == LBIronlb && findManifestDir(o.Ironlb) != "",
 	}
 	if err := pr.step("lab directory "+dir, func() (string, error) { return "", prepareDir(s) }); err != nil {
 		return nil, err
@@ -193,6 +196,13 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 		_ = pr.step("waiting for "+string(o.LB), func() (string, error) {
 			return strings.Join(ironlbHealth(ctx, s, 30*time.Second), "; "), nil
 		})
+	}
+	if s.IronlbPods {
+		if err := pr.step("waiting for ironlb's Pods", func() (string, error) {
+			return waitIronlbPods(ctx, cs, len(p.Nodes), 2*time.Minute)
+		}); err != nil {
+			return nil, withLogs(err, dir)
+		}
 	}
 	_, _ = fmt.Fprintf(o.Out, "==> lab up in %s: %d nodes, %s stack, %s; kubeconfig %s\n", pr.total(), o.Nodes, o.IPFamily, o.LB, s.Kubeconfig())
 	return s, nil
@@ -413,9 +423,11 @@ func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 	}
 	var ctrl *Proc
 	var speakers []*Proc
-	if s.LB.MetalLB() {
+	switch {
+	case s.IronlbPods: // the kubelets run them
+	case s.LB.MetalLB():
 		ctrl, speakers = metallbControllerProc(s), metallbSpeakerProcs(s, p)
-	} else {
+	default:
 		var err error
 		if ctrl, err = controllerProc(s, flags["controller"]); err != nil {
 			return "", err
@@ -424,8 +436,11 @@ func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 			return "", err
 		}
 	}
-	procs = append(append(procs, ctrl), speakers...)
-	notes := []string{s.LB.Name() + " controller", fmt.Sprintf("%d %s speakers", len(speakers), s.LB.Name())}
+	notes := []string{"ironlb's controller and speakers as Pods of its manifests"}
+	if ctrl != nil {
+		procs = append(append(procs, ctrl), speakers...)
+		notes = []string{s.LB.Name() + " controller", fmt.Sprintf("%d %s speakers", len(speakers), s.LB.Name())}
+	}
 	err := updateState(s.Dir, func(st *State) error {
 		if st.Kubelet.Real() {
 			if err := prepareRealNodes(st, p); err != nil {
@@ -435,7 +450,7 @@ func startNodes(s *State, p Plan, flags CommandFlags) (string, error) {
 		for _, pr := range procs {
 			st.Procs[pr.Name] = pr
 		}
-		st.Controller, st.Speakers = true, len(speakers) > 0
+		st.Controller, st.Speakers = ctrl != nil, len(speakers) > 0
 		*s = *st
 		return nil
 	})

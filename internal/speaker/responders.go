@@ -37,8 +37,12 @@ type responders struct {
 	index indexFunc
 	log   *slog.Logger
 
-	mu   sync.Mutex // guards byIf
+	mu   sync.Mutex // guards byIf and failed
 	byIf map[string]*openResponder
+	// failed holds why the responder of a wanted interface could not be
+	// opened (no CAP_NET_RAW, say): the speaker is not ready while an
+	// address it should answer for is not answered.
+	failed map[string]error
 }
 
 type openResponder struct {
@@ -83,7 +87,7 @@ func layer2Responders(inNetNS func(func() error) error, counters *layer2.Counter
 		}
 		return r, idx, nil
 	}
-	return &responders{open: open, index: index, log: log, byIf: map[string]*openResponder{}}
+	return &responders{open: open, index: index, log: log, byIf: map[string]*openResponder{}, failed: map[string]error{}}
 }
 
 // apply makes want (interface → addresses, sorted) exactly what is
@@ -95,6 +99,11 @@ func (rs *responders) apply(ctx context.Context, want map[string][]netip.Addr) e
 	for name, o := range rs.byIf {
 		if _, ok := want[name]; !ok {
 			rs.closeLocked(name, o)
+		}
+	}
+	for name := range rs.failed {
+		if _, ok := want[name]; !ok {
+			delete(rs.failed, name)
 		}
 	}
 	names := make([]string, 0, len(want))
@@ -113,9 +122,12 @@ func (rs *responders) apply(ctx context.Context, want map[string][]netip.Addr) e
 		if o == nil {
 			r, idx, err := rs.open(name)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("opening the layer 2 responder on %s: %w", name, err))
+				err = fmt.Errorf("opening the layer 2 responder on %s for %v: %w", name, addrs, err)
+				rs.failed[name] = err
+				errs = append(errs, err)
 				continue
 			}
+			delete(rs.failed, name)
 			o = &openResponder{r: r, index: idx}
 			rs.byIf[name] = o
 		}
@@ -153,11 +165,15 @@ func (rs *responders) closeAll() {
 	}
 }
 
-// ready returns nil when every responder is up, else what is not.
+// ready returns nil when every wanted responder is open and up, else
+// what is not.
 func (rs *responders) ready() error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var errs []error
+	for _, err := range rs.failed {
+		errs = append(errs, err)
+	}
 	for name, o := range rs.byIf {
 		if err := o.r.Ready(); err != nil {
 			errs = append(errs, fmt.Errorf("responder on %s: %w", name, err))

@@ -73,8 +73,9 @@ func (n *fakeNet) responders() *responders {
 			}
 			return idx, nil
 		},
-		log:  slog.New(slog.DiscardHandler),
-		byIf: map[string]*openResponder{},
+		log:    slog.New(slog.DiscardHandler),
+		byIf:   map[string]*openResponder{},
+		failed: map[string]error{},
 	}
 }
 
@@ -146,6 +147,18 @@ func TestResponders(t *testing.T) {
 	}
 	if !slices.Equal(n.opened[2].addrs, addrs("10.0.0.3")) {
 		t.Errorf("eth0 answers %v", n.opened[2].addrs)
+	}
+	// ... and the speaker is not ready while an address it should answer
+	// for is not (a responder that cannot open: no CAP_NET_RAW, say) ...
+	if err := rs.ready(); err == nil || !strings.Contains(err.Error(), "bond0") || !strings.Contains(err.Error(), "10.0.0.4") {
+		t.Errorf("ready %v, want an error naming bond0 and 10.0.0.4", err)
+	}
+	// ... until that address is no longer wanted there.
+	if err := rs.apply(ctx, map[string][]netip.Addr{"eth0": addrs("10.0.0.3")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.ready(); err != nil {
+		t.Errorf("ready %v after bond0 is no longer wanted", err)
 	}
 
 	rs.closeAll()

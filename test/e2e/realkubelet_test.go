@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/lab"
 	"github.com/ironlb/ironlb/internal/testkit"
 )
@@ -47,7 +50,9 @@ func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
 // (kube-proxy, crossing to node1 over the lab's pod routes) on every
 // family, and from node2 directly; Pods — bridge and hostNetwork — reach
 // the API server through the kubernetes Service with their ServiceAccount
-// tokens, read through `kubectl logs` and `kubectl exec`; then `lab
+// tokens, read through `kubectl logs` and `kubectl exec`; ironlb runs
+// as the Pods of dist/ironlb.yaml, Ready, with NET_RAW alone, and answers
+// the quick start; without NET_RAW its speakers say so; then `lab
 // down` leaves no process,
 // namespace, mount, cgroup, sysctl change or runtime file behind.
 //
@@ -75,6 +80,11 @@ func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
 //     ... Get "https://node1:10250/containerLogs/...": dial tcp: lookup
 //     node1 ... no such host" (the root namespace cannot reach the
 //     kubelets).
+//   - NET_ADMIN added to the speaker's capabilities in dist/ironlb.yaml:
+//     "speaker process N: CapEff [... 0000000000003000], want
+//     0000000000002000 (CAP_NET_RAW only)" (and CapPrm, CapBnd).
+//   - NET_RAW taken out of it: CapEff 0 for both speakers, and "a node
+//     answering ARP/NDP for 10.200.0.240: not within ...: no answer".
 //   - `down` without its real-node cleanup: "mounts left under ...",
 //     "cgroup /sys/fs/cgroup/memory/ie2k...-node1 left", "sysctl
 //     kernel/panic=10 after down, was 1", "runtime file
@@ -123,6 +133,10 @@ func TestRealKubelet(t *testing.T) {
 	}
 	t.Run("bridge Pod through a NodePort and across nodes", r.testTraffic)
 	t.Run("the kubernetes Service from Pods; kubectl logs and exec", r.testAPIFromPods)
+	if t.Run("ironlb from its manifests as Pods: ready, NET_RAW only, answering", r.testIronlbPods) {
+		t.Run("speakers without NET_RAW: not Ready, saying why", r.testWithoutNetRaw)
+		t.Run("lab restart deletes ironlb's Pods", r.testRestartPods)
+	}
 	t.Run("down leaves nothing behind", func(t *testing.T) { r.testDown(t, before) })
 }
 
@@ -149,13 +163,13 @@ func workDir(t *testing.T) string {
 	return work
 }
 
-// labImages returns the directory of the pause and echo images the lab
+// labImages returns the directory of the pause, echo and ironlb images the lab
 // imports, built by hack/lab-images.sh — a prerequisite step of make test,
 // never run inside the test (a cold build compiles for minutes).
 func labImages(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(repoRoot(), "bin", "lab-images")
-	for _, f := range []string{"pause.tar", "echo.tar"} {
+	for _, f := range []string{"pause.tar", "echo.tar", "ironlb.tar"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			testkit.Unavailable(t, "lab image %s: %v; run hack/lab-images.sh (make test's \"lab images\" step does)", f, err)
 		}
@@ -356,6 +370,312 @@ func (r *realLab) testAPIFromPods(t *testing.T) {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("kubectl exec %s -- /ironlb -apicheck: %v: %q, want %q", p, err, out, want)
 		}
+	}
+}
+
+// testIronlbPods wants ironlb as the kubelets run it from dist/ironlb.yaml:
+// the speaker DaemonSet's Pod Ready on each node and the controller
+// Deployment's two Pods Ready (by the manifests' probes, as `kubectl get
+// pods` shows them); every speaker container process with exactly
+// CAP_NET_RAW in its effective, permitted and bounding sets (the
+// manifest drops ALL and adds NET_RAW, not privileged); then the quick
+// start: a pool with an L2Advertisement and a LoadBalancer Service for the
+// bridge Pod get an address of each family, answered over ARP and NDP by a
+// node's MAC, and the client's curl reaches the Pod through it.
+func (r *realLab) testIronlbPods(t *testing.T) {
+	ctx := context.Background()
+	out, err := r.kubectl(ctx, "get", "pods", "-n", "ironlb-system", "-o", "wide")
+	if err != nil {
+		t.Fatalf("kubectl get pods: %v\n%s", err, out)
+	}
+	t.Logf("kubectl get pods -n ironlb-system -o wide:\n%s", out)
+	pods, err := r.cs.CoreV1().Pods("ironlb-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	speakers := map[string]bool{}
+	controllers := 0
+	for _, p := range pods.Items {
+		if !podReady(&p) {
+			t.Errorf("Pod %s on %s not Ready: %s", p.Name, p.Spec.NodeName, waitingReasons(&p))
+			continue
+		}
+		switch p.Labels["app.kubernetes.io/component"] {
+		case "speaker":
+			speakers[p.Spec.NodeName] = true
+		case "controller":
+			controllers++
+		}
+	}
+	if len(speakers) != 2 || controllers != 2 {
+		t.Errorf("ready: speakers on %v, %d controllers; want a speaker on node1 and node2, 2 controllers", speakers, controllers)
+	}
+	checkSpeakerCaps(t, r.prefix)
+
+	plan := r.plan(t)
+	state, err := lab.LoadState(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := labClient(t, state)
+	pool := &v1beta1.IPAddressPool{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ironlb-system", Name: "quickstart"},
+		Spec:       v1beta1.IPAddressPoolSpec{Addresses: []string{"10.200.0.240-10.200.0.250", "fd00:200::240-fd00:200::250"}},
+	}
+	adv := &v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Namespace: "ironlb-system", Name: "quickstart"}}
+	for _, o := range []client.Object{pool, adv} {
+		if err := cl.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T: %v", o, err)
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "bridge-lb"},
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "bridge"},
+			IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicyRequireDualStack),
+			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(echoPort)}},
+		},
+	}
+	if _, err := r.cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ips []netip.Addr
+	// Expected: the controller assigns within a second of the create.
+	eventually(t, testkit.Budget(10*time.Second), "an address of each family on bridge-lb", func() error {
+		got, err := r.cs.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ips = ips[:0]
+		for _, in := range got.Status.LoadBalancer.Ingress {
+			ips = append(ips, netip.MustParseAddr(in.IP))
+		}
+		if len(ips) != 2 {
+			return fmt.Errorf("ingress %v", got.Status.LoadBalancer.Ingress)
+		}
+		return nil
+	})
+	nodeMACs := map[string]bool{}
+	for _, n := range plan.Nodes {
+		nodeMACs[strings.ToLower(n.MAC)] = true
+	}
+	client := r.prefix + "client"
+	for _, ip := range ips {
+		// Expected: the speakers announce within a second of the
+		// assignment; kube-proxy programs the address as fast.
+		eventually(t, testkit.Budget(10*time.Second), "a node answering ARP/NDP for "+ip.String(), func() error {
+			macs, err := neighborProbe(client, "eth0", ip)
+			if err != nil {
+				return err
+			}
+			if len(macs) == 0 {
+				return errors.New("no answer")
+			}
+			for _, m := range macs {
+				if !nodeMACs[strings.ToLower(m)] {
+					return fmt.Errorf("answered by %v, not only by nodes' MACs", macs)
+				}
+			}
+			return nil
+		})
+		target := netip.AddrPortFrom(ip, 80).String()
+		eventually(t, testkit.Budget(5*time.Second), "curl from the client to "+target, func() error {
+			return answers(ctx, client, target, "pod=default/bridge node=node1")
+		})
+	}
+}
+
+// testWithoutNetRaw takes NET_RAW out of the speaker DaemonSet (as an
+// operator editing the manifest would) while the quick start's Service is
+// announced: a speaker that must answer for an address then cannot open
+// its packet socket, and must say so — its Pod turns not Ready and its log
+// names CAP_NET_RAW — instead of staying Ready and silent (what it did
+// before the readiness check counted responders that failed to open).
+// NET_RAW is then put back and every speaker is Ready again.
+//
+// Seen failing with the speaker of the commit before that readiness fix
+// (the lab's ironlb image built from it): "a speaker without NET_RAW not
+// Ready, its log naming CAP_NET_RAW: not within ...: [ironlb-speaker-x
+// Ready ...]" — the Pod logged the error and stayed Ready. (A first
+// version of this check passed there too: it caught the new Pod before
+// its first readiness probe.)
+func (r *realLab) testWithoutNetRaw(t *testing.T) {
+	ctx := context.Background()
+	dss := r.cs.AppsV1().DaemonSets("ironlb-system")
+	setAdd := func(add []corev1.Capability) {
+		t.Helper()
+		ds, err := dss.Get(ctx, "ironlb-speaker", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add = add
+		if _, err := dss.Update(ctx, ds, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAdd(nil)
+	// A Pod is not Ready before its first probe either: only one running
+	// longer than the probes need to say Ready (the first probe after
+	// 5 s; three failures 15 s) counts, and it must stay not Ready.
+	const settled = 20 * time.Second
+	var failing string
+	// Expected: the DaemonSet replaces a speaker in a few seconds, which
+	// then runs for `settled`.
+	eventually(t, testkit.Budget(60*time.Second)+settled, "a speaker without NET_RAW not Ready, its log naming CAP_NET_RAW", func() error {
+		pods, err := r.cs.CoreV1().Pods("ironlb-system").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=speaker"})
+		if err != nil {
+			return err
+		}
+		var seen []string
+		for _, p := range pods.Items {
+			c := p.Spec.Containers[0].SecurityContext.Capabilities
+			if c != nil && len(c.Add) > 0 || p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 {
+				continue // not replaced yet
+			}
+			if run := p.Status.ContainerStatuses[0].State.Running; run == nil || time.Since(run.StartedAt.Time) < settled {
+				seen = append(seen, p.Name+" started less than "+settled.String()+" ago")
+				continue
+			}
+			if podReady(&p) {
+				seen = append(seen, p.Name+" Ready")
+				continue
+			}
+			logs, err := r.kubectl(ctx, "logs", "-n", "ironlb-system", p.Name)
+			if err != nil {
+				return fmt.Errorf("kubectl logs %s: %w", p.Name, err)
+			}
+			if strings.Contains(logs, "needs CAP_NET_RAW") {
+				t.Logf("%s on %s not Ready; its log: %s", p.Name, p.Spec.NodeName, lineWith(logs, "needs CAP_NET_RAW"))
+				failing = p.Name
+				return nil
+			}
+			seen = append(seen, p.Name+" not Ready, no CAP_NET_RAW line")
+		}
+		return fmt.Errorf("speakers without NET_RAW: %v", seen)
+	})
+	// It stays not Ready: three more probe periods.
+	for range 15 {
+		p, err := r.cs.CoreV1().Pods("ironlb-system").Get(ctx, failing, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if podReady(p) {
+			t.Fatalf("%s turned Ready although it cannot answer for its addresses", failing)
+		}
+		time.Sleep(time.Second)
+	}
+	setAdd([]corev1.Capability{"NET_RAW"})
+	// Expected: the rollout back takes a few seconds per node.
+	eventually(t, testkit.Budget(60*time.Second), "every speaker Ready again with NET_RAW", func() error {
+		ds, err := dss.Get(ctx, "ironlb-speaker", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		st := ds.Status
+		if st.ObservedGeneration < ds.Generation || st.UpdatedNumberScheduled != 2 || st.NumberReady != 2 || st.NumberAvailable != 2 {
+			return fmt.Errorf("DaemonSet status %+v", st)
+		}
+		return nil
+	})
+}
+
+// testRestartPods runs `lab restart speaker node2` and `lab restart
+// controller` and wants new Pods in place of the old ones, all Ready.
+func (r *realLab) testRestartPods(t *testing.T) {
+	ctx := context.Background()
+	names := func(selector string) map[string]bool {
+		pods, err := r.cs.CoreV1().Pods("ironlb-system").List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, p := range pods.Items {
+			out[p.Name] = true
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		args     []string
+		selector string
+		// want Pods in all, fresh of them new (one speaker restarted, the
+		// other kept; both controllers replaced).
+		want, fresh int
+	}{
+		{[]string{"restart", "speaker", "node2"}, "app.kubernetes.io/component=speaker", 2, 1},
+		{[]string{"restart", "controller"}, "app.kubernetes.io/component=controller", 2, 2},
+	} {
+		before := names(tc.selector)
+		if out, err := r.ironlb(ctx, tc.args...); err != nil {
+			t.Fatalf("lab %s: %v\n%s", strings.Join(tc.args, " "), err, out)
+		}
+		// Expected: new Pods Ready within a few readiness periods (5 s).
+		eventually(t, testkit.Budget(30*time.Second), "new Pods Ready after lab "+strings.Join(tc.args, " "), func() error {
+			pods, err := r.cs.CoreV1().Pods("ironlb-system").List(ctx, metav1.ListOptions{LabelSelector: tc.selector})
+			if err != nil {
+				return err
+			}
+			fresh := 0
+			var state []string
+			for _, p := range pods.Items {
+				state = append(state, fmt.Sprintf("%s ready %v", p.Name, podReady(&p)))
+				if p.DeletionTimestamp == nil && podReady(&p) && !before[p.Name] {
+					fresh++
+				}
+			}
+			if fresh != tc.fresh || len(pods.Items) != tc.want {
+				return fmt.Errorf("%d new Ready Pods, want %d: %v", fresh, tc.fresh, state)
+			}
+			return nil
+		})
+	}
+}
+
+// lineWith returns the first line of s containing sub.
+func lineWith(s, sub string) string {
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// checkSpeakerCaps finds every speaker container process of the lab with
+// prefix (an `ironlb speaker` whose cgroup is under a node's cgroup root)
+// and wants exactly CAP_NET_RAW effective, permitted and in its bounding
+// set.
+func checkSpeakerCaps(t *testing.T, prefix string) {
+	t.Helper()
+	const netRaw = "0000000000002000" // 1 << CAP_NET_RAW (13)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.HasPrefix(string(cmdline), "/ironlb\x00speaker\x00") {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err != nil || !strings.Contains(string(cg), "/"+prefix+"node") {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		found++
+		for _, field := range []string{"CapEff", "CapPrm", "CapBnd"} {
+			re := regexp.MustCompile(`(?m)^` + field + `:\s*([0-9a-f]+)$`)
+			m := re.FindStringSubmatch(string(st))
+			if m == nil || m[1] != netRaw {
+				t.Errorf("speaker process %s: %s %v, want %s (CAP_NET_RAW only)", e.Name(), field, m, netRaw)
+			}
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d speaker container processes of the lab, want 2 (one per node)", found)
 	}
 }
 
