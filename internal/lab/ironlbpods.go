@@ -4,8 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,6 +115,98 @@ func restartPods(ctx context.Context, dir, selector, node string, out io.Writer)
 		}
 		_, _ = fmt.Fprintf(out, "deleted Pod %s/%s (on %s); its %s starts a new one\n", ironlbNamespace, p.Name, p.Spec.NodeName,
 			map[bool]string{true: "DaemonSet", false: "Deployment"}[node != ""])
+	}
+	return nil
+}
+
+// failRealNode is `lab node fail` on a node with a real kubelet: after its
+// links go down, the machine "dies" — its kubelet and containerd are
+// SIGKILLed and held down, then every container process (the node's
+// cgroups) and runc shim (named by the node's containerd socket). kube-proxy
+// keeps running, as with the stand-in; the Node turns NotReady once the
+// node controller notices the silent kubelet.
+func failRealNode(s *State, p Plan, h Host, out io.Writer) error {
+	for _, name := range []string{"kubelet/" + h.Name, "containerd/" + h.Name} {
+		pr := s.Procs[name]
+		if pr == nil {
+			continue
+		}
+		pr.Held = true
+		if pr.Alive() {
+			if err := terminate(pr.PID, pr.Start, 0); err != nil {
+				return err
+			}
+			_, _ = fmt.Fprintf(out, "killed %s (pid %d)\n", name, pr.PID)
+		}
+	}
+	hs, err := cgroupHierarchies()
+	if err != nil {
+		return err
+	}
+	var roots []string
+	for _, hier := range hs {
+		roots = append(roots, filepath.Join(hier, strings.TrimPrefix(cgroupRoot(p, h), "/")))
+	}
+	if err := killCgroupProcs(roots, out); err != nil {
+		return err
+	}
+	n := realNodePaths(s.Dir, h.Name)
+	if err := killByArg(n.containerdSocket(), out); err != nil {
+		return err
+	}
+	// A killed shim leaves its socket in the machine-wide directory; the
+	// restarted containerd cleans up the tasks but not those.
+	entries, _ := os.ReadDir(n.taskDir())
+	for _, e := range entries {
+		_ = os.Remove(shimSocket(n.containerdSocket(), criNamespace, e.Name()))
+	}
+	return nil
+}
+
+// recoverRealNode undoes failRealNode: containerd and the kubelet start
+// again (the kubelet then restarts the node's Pods).
+func recoverRealNode(s *State, p Plan, h Host, out io.Writer) error {
+	for _, name := range []string{"containerd/" + h.Name, "kubelet/" + h.Name} {
+		pr := s.Procs[name]
+		if pr == nil || !pr.Held {
+			continue
+		}
+		pr.Held = false
+		if pr.Alive() {
+			continue
+		}
+		cmd, err := startProc(s, p, pr)
+		if err != nil {
+			return err
+		}
+		_ = cmd.Process.Release()
+		_, _ = fmt.Fprintf(out, "started %s (pid %d)\n", name, pr.PID)
+	}
+	return nil
+}
+
+// killByArg SIGKILLs every process with arg among its arguments.
+func killByArg(arg string, out io.Writer) error {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), arg) {
+			continue
+		}
+		st, err := readProcStat(pid)
+		if err != nil {
+			continue
+		}
+		if err := signal(pid, st.Start, unix.SIGKILL); err == nil {
+			_, _ = fmt.Fprintf(out, "killed %s (pid %d)\n", filepath.Base(strings.SplitN(string(cmdline), "\x00", 2)[0]), pid)
+		}
 	}
 	return nil
 }

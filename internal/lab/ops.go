@@ -18,15 +18,14 @@ import (
 // anyone, so peers detect the failure themselves (BFD, hold time,
 // memberlist) and graceful restart does not keep its routes. Its agent and
 // kube-proxy keep running: they reach the API server over the loopback
-// forwarder, so the Node stays Ready as far as Kubernetes knows.
+// forwarder, so the Node stays Ready as far as Kubernetes knows. A node
+// with a real kubelet dies whole instead (failRealNode): kubelet,
+// containerd and every container, ironlb's speaker Pod among them.
 func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 	return updateState(dir, func(s *State) error {
 		p, h, err := nodeOf(s, node)
 		if err != nil {
 			return err
-		}
-		if s.IronlbPods {
-			return errIronlbPods("node fail")
 		}
 		if err := setLink(ctx, p, h, false); err != nil {
 			return err
@@ -40,6 +39,9 @@ func NodeFail(ctx context.Context, dir, node string, out io.Writer) error {
 				}
 				_, _ = fmt.Fprintf(out, "killed speaker/%s (pid %d)\n", h.Name, sp.PID)
 			}
+		}
+		if s.Kubelet.Real() {
+			return failRealNode(s, p, h, out)
 		}
 		return nil
 	})
@@ -57,6 +59,11 @@ func NodeRecover(ctx context.Context, dir, node string, out io.Writer) error {
 			return err
 		}
 		_, _ = fmt.Fprintf(out, "%s back: links %s up\n", h.Name, strings.Join(bridgePorts(h), ", "))
+		if s.Kubelet.Real() {
+			if err := recoverRealNode(s, p, h, out); err != nil {
+				return err
+			}
+		}
 		if sp := s.Procs["speaker/"+h.Name]; sp != nil {
 			sp.Held = false
 			if !sp.Alive() {

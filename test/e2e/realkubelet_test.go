@@ -52,8 +52,9 @@ func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
 // the API server through the kubernetes Service with their ServiceAccount
 // tokens, read through `kubectl logs` and `kubectl exec`; ironlb runs
 // as the Pods of dist/ironlb.yaml, Ready, with NET_RAW alone, and answers
-// the quick start; without NET_RAW its speakers say so; then `lab
-// down` leaves no process,
+// the quick start; without NET_RAW its speakers say so; `lab restart`
+// replaces its Pods and `lab node fail` kills a node whole, moving its
+// address; then `lab down` leaves no process,
 // namespace, mount, cgroup, sysctl change or runtime file behind.
 //
 // Seen failing, each with the feature broken on purpose (binaries built
@@ -85,6 +86,9 @@ func (r *realLab) ironlb(ctx context.Context, args ...string) (string, error) {
 //     0000000000002000 (CAP_NET_RAW only)" (and CapPrm, CapBnd).
 //   - NET_RAW taken out of it: CapEff 0 for both speakers, and "a node
 //     answering ARP/NDP for 10.200.0.240: not within ...: no answer".
+//   - `lab node fail` killing only the kubelet and containerd (not the
+//     containers and shims): "speaker processes [N] still run on the
+//     failed node1".
 //   - `down` without its real-node cleanup: "mounts left under ...",
 //     "cgroup /sys/fs/cgroup/memory/ie2k...-node1 left", "sysctl
 //     kernel/panic=10 after down, was 1", "runtime file
@@ -136,6 +140,7 @@ func TestRealKubelet(t *testing.T) {
 	if t.Run("ironlb from its manifests as Pods: ready, NET_RAW only, answering", r.testIronlbPods) {
 		t.Run("speakers without NET_RAW: not Ready, saying why", r.testWithoutNetRaw)
 		t.Run("lab restart deletes ironlb's Pods", r.testRestartPods)
+		t.Run("lab node fail kills the node whole; its address moves", r.testNodeFail)
 	}
 	t.Run("down leaves nothing behind", func(t *testing.T) { r.testDown(t, before) })
 }
@@ -630,6 +635,99 @@ func (r *realLab) testRestartPods(t *testing.T) {
 	}
 }
 
+// testNodeFail fails the node answering for the quick start's IPv4
+// address — its link, kubelet, containerd and containers, the speaker
+// Pod among them — and wants the other node's MAC alone answering ARP for
+// it; then `lab node recover` brings the kubelet back, which restarts the
+// node's speaker Pod, Ready again.
+func (r *realLab) testNodeFail(t *testing.T) {
+	ctx := context.Background()
+	plan := r.plan(t)
+	client := r.prefix + "client"
+	vip := netip.MustParseAddr("10.200.0.240")
+	byMAC := map[string]string{}
+	for _, n := range plan.Nodes {
+		byMAC[strings.ToLower(n.MAC)] = n.Name
+	}
+	answering := func() ([]string, error) {
+		macs, err := neighborProbe(client, "eth0", vip)
+		if err != nil {
+			return nil, err
+		}
+		var nodes []string
+		for _, m := range macs {
+			nodes = append(nodes, byMAC[strings.ToLower(m)])
+		}
+		slices.Sort(nodes)
+		return slices.Compact(nodes), nil
+	}
+	var failed string
+	// Expected: answered already (the quick start checked it).
+	eventually(t, testkit.Budget(10*time.Second), "one node answering for "+vip.String(), func() error {
+		nodes, err := answering()
+		if err != nil {
+			return err
+		}
+		if len(nodes) != 1 || nodes[0] == "" {
+			return fmt.Errorf("answered by %v", nodes)
+		}
+		failed = nodes[0]
+		return nil
+	})
+	other := "node1"
+	if failed == "node1" {
+		other = "node2"
+	}
+	start := time.Now()
+	if out, err := r.ironlb(ctx, "node", "fail", failed); err != nil {
+		t.Fatalf("lab node fail %s: %v\n%s", failed, err, out)
+	}
+	// Expected: memberlist marks the node failed within about a second.
+	eventually(t, testkit.Budget(10*time.Second), other+" alone answering for "+vip.String()+" after "+failed+" failed", func() error {
+		nodes, err := answering()
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(nodes, []string{other}) {
+			return fmt.Errorf("answered by %v", nodes)
+		}
+		return nil
+	})
+	t.Logf("%s failed: %s answers for %s after %s", failed, other, vip, time.Since(start).Round(10*time.Millisecond))
+	if pids := speakerPIDs(t, r.prefix+failed); len(pids) != 0 {
+		t.Errorf("speaker processes %v still run on the failed %s", pids, failed)
+	}
+	failedAt := time.Now()
+	if out, err := r.ironlb(ctx, "node", "recover", failed); err != nil {
+		t.Fatalf("lab node recover %s: %v\n%s", failed, err, out)
+	}
+	start = time.Now()
+	// Expected: containerd and the kubelet start in a second or two; the
+	// kubelet starts the speaker's container again, Ready after its
+	// probes. (The Pod's status still reads Ready from before the crash:
+	// only a container started after it counts.)
+	eventually(t, testkit.Budget(60*time.Second), "the speaker on "+failed+" started again and Ready", func() error {
+		pods, err := r.cs.CoreV1().Pods("ironlb-system").List(ctx, metav1.ListOptions{
+			LabelSelector: "app.kubernetes.io/component=speaker", FieldSelector: "spec.nodeName=" + failed})
+		if err != nil {
+			return err
+		}
+		if len(pods.Items) != 1 || len(pods.Items[0].Status.ContainerStatuses) == 0 {
+			return fmt.Errorf("%d speaker Pods on %s", len(pods.Items), failed)
+		}
+		p := &pods.Items[0]
+		run := p.Status.ContainerStatuses[0].State.Running
+		if run == nil || run.StartedAt.Time.Before(failedAt.Truncate(time.Second)) || !podReady(p) {
+			return fmt.Errorf("speaker %s: running %+v, Ready %v", p.Name, run, podReady(p))
+		}
+		if len(speakerPIDs(t, r.prefix+failed)) != 1 {
+			return fmt.Errorf("speaker processes on %s: %v", failed, speakerPIDs(t, r.prefix+failed))
+		}
+		return nil
+	})
+	t.Logf("%s recovered: its speaker Ready after %s", failed, time.Since(start).Round(100*time.Millisecond))
+}
+
 // lineWith returns the first line of s containing sub.
 func lineWith(s, sub string) string {
 	for l := range strings.Lines(s) {
@@ -647,36 +745,46 @@ func lineWith(s, sub string) string {
 func checkSpeakerCaps(t *testing.T, prefix string) {
 	t.Helper()
 	const netRaw = "0000000000002000" // 1 << CAP_NET_RAW (13)
+	pids := speakerPIDs(t, prefix+"node")
+	for _, pid := range pids {
+		st, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+		if err != nil {
+			t.Errorf("speaker process %s: %v", pid, err)
+			continue
+		}
+		for _, field := range []string{"CapEff", "CapPrm", "CapBnd"} {
+			re := regexp.MustCompile(`(?m)^` + field + `:\s*([0-9a-f]+)$`)
+			m := re.FindStringSubmatch(string(st))
+			if m == nil || m[1] != netRaw {
+				t.Errorf("speaker process %s: %s %v, want %s (CAP_NET_RAW only)", pid, field, m, netRaw)
+			}
+		}
+	}
+	if len(pids) != 2 {
+		t.Errorf("found %d speaker container processes of the lab, want 2 (one per node)", len(pids))
+	}
+}
+
+// speakerPIDs lists the `ironlb speaker` container processes whose cgroup
+// path holds /cgroupPrefix: a node's cgroup root ("<prefix>node1"), or
+// every node's ("<prefix>node").
+func speakerPIDs(t *testing.T, cgroupPrefix string) []string {
+	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := 0
+	var out []string
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil || !strings.HasPrefix(string(cmdline), "/ironlb\x00speaker\x00") {
 			continue
 		}
-		cg, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
-		if err != nil || !strings.Contains(string(cg), "/"+prefix+"node") {
-			continue
-		}
-		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		found++
-		for _, field := range []string{"CapEff", "CapPrm", "CapBnd"} {
-			re := regexp.MustCompile(`(?m)^` + field + `:\s*([0-9a-f]+)$`)
-			m := re.FindStringSubmatch(string(st))
-			if m == nil || m[1] != netRaw {
-				t.Errorf("speaker process %s: %s %v, want %s (CAP_NET_RAW only)", e.Name(), field, m, netRaw)
-			}
+		if cg, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup")); err == nil && strings.Contains(string(cg), "/"+cgroupPrefix) {
+			out = append(out, e.Name())
 		}
 	}
-	if found != 2 {
-		t.Errorf("found %d speaker container processes of the lab, want 2 (one per node)", found)
-	}
+	return out
 }
 
 // kubectl runs the lab's kubectl with args and returns its combined
