@@ -3,7 +3,11 @@ package manifests
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +75,84 @@ func TestApplyToAPIServer(t *testing.T) {
 			t.Errorf("kubectl %s = %q, want allowed=%v", strings.Join(args, " "), strings.TrimSpace(string(out)), tc.want)
 		}
 	}
+	checkRBACMatrix(ctx, t, env)
+}
+
+// checkRBACMatrix compares, for each ServiceAccount, `kubectl auth can-i
+// --list` in ironlb's namespace and in another one with
+// testdata/rbac/<sa>.txt: any permission added to or removed from the
+// manifests shows up as a diff here, to be reviewed and checked in (set
+// IRONLB_UPDATE_RBAC=1 to rewrite the files). Seen failing with "delete"
+// dropped from the speaker's ClusterRole rule for its status kinds in
+// dist/ironlb.yaml: the diff named both kinds' lines in both namespaces.
+func checkRBACMatrix(ctx context.Context, t *testing.T, env *testenv.Env) {
+	t.Helper()
+	for _, sa := range []string{"ironlb-controller", "ironlb-speaker"} {
+		var got strings.Builder
+		for _, ns := range []string{namespace, "default"} {
+			out, err := env.Kubectl(ctx, nil, "auth", "can-i", "--list", "--as=system:serviceaccount:"+namespace+":"+sa, "-n", ns)
+			if err != nil {
+				t.Fatalf("kubectl auth can-i --list as %s -n %s: %v\n%s", sa, ns, err, out)
+			}
+			fmt.Fprintf(&got, "# kubectl auth can-i --list --as=system:serviceaccount:%s:%s -n %s\n%s", namespace, sa, ns, canIList(string(out)))
+		}
+		file := filepath.Join("testdata", "rbac", sa+".txt")
+		if os.Getenv("IRONLB_UPDATE_RBAC") != "" {
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, []byte(got.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("%v (IRONLB_UPDATE_RBAC=1 writes it)", err)
+		}
+		if got.String() != string(want) {
+			t.Errorf("what %s may do differs from %s; review the change and rewrite the file with IRONLB_UPDATE_RBAC=1:\n%s",
+				sa, file, lineDiff(string(want), got.String()))
+		}
+	}
+}
+
+// canIList normalizes kubectl auth can-i --list's table: columns (two or
+// more spaces apart) joined by " | ", rows sorted under the header.
+func canIList(out string) string {
+	var rows []string
+	header := ""
+	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		cells := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(line), -1)
+		if strings.HasPrefix(line, " ") {
+			cells = append([]string{"-"}, cells...) // no resource: a non-resource URL
+		}
+		row := strings.Join(cells, " | ")
+		if i == 0 {
+			header = row
+			continue
+		}
+		rows = append(rows, row)
+	}
+	slices.Sort(rows)
+	return header + "\n" + strings.Join(rows, "\n") + "\n"
+}
+
+// lineDiff lists the lines only in want ("-") or only in got ("+").
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var out []string
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestApplyChartToAPIServer applies what the chart renders, with a legacy

@@ -5,7 +5,9 @@
 //
 //   - Gossip runs hashicorp/memberlist among the speakers: SWIM failure
 //     detection over UDP and TCP (port 7946 by default), gossip encrypted
-//     with AES-GCM under a key derived from a shared Secret (SecretKey).
+//     with AES-GCM under a key derived from a shared Secret (SecretKey,
+//     HKDF-SHA256), rotated in place when the Secret changes (SetKey: the
+//     members agree on each step through their metadata).
 //     It is tuned to notice a crashed speaker within about a second
 //     (DefaultTuning); a speaker that stops calls Stop, which announces
 //     its departure before shutting down, so the others take over at once.

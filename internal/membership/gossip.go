@@ -1,7 +1,6 @@
 package membership
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -70,7 +70,8 @@ type Config struct {
 	// InternalIP.
 	AdvertiseAddr netip.Addr
 	// SecretKey encrypts and authenticates all gossip: 16, 24 or 32 bytes
-	// (SecretKey derives one). Nil sends it in clear text (tests only).
+	// (SecretKey derives one). SetKey rotates it. Nil sends it in clear
+	// text (tests only).
 	SecretKey []byte
 	// Tuning zero values mean DefaultTuning's.
 	Tuning Tuning
@@ -86,22 +87,22 @@ type Gossip struct {
 	events  *eventDelegate
 	log     *slog.Logger
 
+	// keyring is memberlist's (nil without encryption); keys holds its
+	// keys by fingerprint and wanted the fingerprint of the key SetKey
+	// asked for last. keysMu guards keys and wanted.
+	keyring   *memberlist.Keyring
+	keysMu    sync.Mutex
+	keys      map[string][]byte
+	wanted    string
+	keyKick   chan struct{}
+	wrongKeys atomic.Uint64
+	done      chan struct{}
+
 	stopOnce sync.Once
 	stopErr  error
 }
 
 var _ Members = (*Gossip)(nil)
-
-// SecretKey derives the gossip key from the content of a Secret's key:
-// the SHA-256 of it (AES-256). Every speaker reading the same Secret gets
-// the same key, whatever the secret's length. An empty secret is refused.
-func SecretKey(secret []byte) ([]byte, error) {
-	if len(secret) == 0 {
-		return nil, errors.New("the memberlist secret is empty; it needs some random bytes, such as 32 from /dev/urandom")
-	}
-	k := sha256.Sum256(secret)
-	return k[:], nil
-}
 
 // Start creates the member and starts answering probes; it knows only
 // itself until Join.
@@ -113,7 +114,7 @@ func Start(cfg Config) (*Gossip, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gossip{name: cfg.Name, changes: newNotifier(), log: logger}
+	g := &Gossip{name: cfg.Name, changes: newNotifier(), log: logger, keyKick: make(chan struct{}, 1), done: make(chan struct{})}
 
 	c := memberlist.DefaultLANConfig()
 	c.Name = cfg.Name
@@ -127,12 +128,19 @@ func Start(cfg Config) (*Gossip, error) {
 		c.AdvertiseAddr = cfg.AdvertiseAddr.String()
 	}
 	if cfg.SecretKey != nil {
-		c.SecretKey = cfg.SecretKey
+		kr, err := memberlist.NewKeyring(nil, cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("membership: the gossip key: %w", err)
+		}
+		fp := fingerprint(cfg.SecretKey)
+		g.keyring, g.keys, g.wanted = kr, map[string][]byte{fp: cfg.SecretKey}, fp
+		c.Keyring = kr
+		c.Delegate = &keyDelegate{g: g}
 	}
 	tuning(c, cfg.Tuning)
-	g.events = &eventDelegate{changes: g.changes, addrs: map[string]string{}}
+	g.events = &eventDelegate{changes: g.changes, keyKick: g.keyKick, addrs: map[string]string{}, keys: map[string]keyState{}}
 	c.Events = g.events
-	c.Logger = log.New(&logWriter{log: logger}, "", 0)
+	c.Logger = log.New(&logWriter{log: logger, wrongKey: g.countWrongKey}, "", 0)
 
 	ml, err := memberlist.Create(c)
 	if err != nil {
@@ -140,6 +148,9 @@ func Start(cfg Config) (*Gossip, error) {
 			net.JoinHostPort(c.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	g.ml = ml
+	if g.keyring != nil {
+		go g.rotateLoop()
+	}
 	return g, nil
 }
 
@@ -225,6 +236,7 @@ func (g *Gossip) LocalAddr() netip.AddrPort {
 // Stop is idempotent; later calls return the first call's error.
 func (g *Gossip) Stop(timeout time.Duration) error {
 	g.stopOnce.Do(func() {
+		close(g.done)
 		var errs []error
 		if err := g.ml.Leave(timeout); err != nil {
 			errs = append(errs, fmt.Errorf("leaving the speakers: %w", err))
@@ -242,6 +254,7 @@ func (g *Gossip) Stop(timeout time.Duration) error {
 // for a crash. Like Stop, it happens once.
 func (g *Gossip) Abort() error {
 	g.stopOnce.Do(func() {
+		close(g.done)
 		if err := g.ml.Shutdown(); err != nil {
 			g.stopErr = fmt.Errorf("shutting memberlist down: %w", err)
 		}
@@ -250,24 +263,29 @@ func (g *Gossip) Abort() error {
 }
 
 // eventDelegate turns memberlist's events into change notifications and
-// keeps a copy of each live member's address. It must not block:
+// keeps a copy of each live member's address and key state. It must not block:
 // memberlist calls it with its state locked, which is also what makes
 // reading the Node here safe.
 type eventDelegate struct {
 	changes notifier
+	keyKick chan struct{}
 	mu      sync.Mutex
-	addrs   map[string]string // by member name
+	addrs   map[string]string   // by member name
+	keys    map[string]keyState // by member name: what its metadata says
 }
 
 func (e *eventDelegate) set(n *memberlist.Node, live bool) {
 	e.mu.Lock()
 	if live {
 		e.addrs[n.Name] = n.Address()
+		e.keys[n.Name] = decodeKeyState(n.Meta)
 	} else {
 		delete(e.addrs, n.Name)
+		delete(e.keys, n.Name)
 	}
 	e.mu.Unlock()
 	e.changes.notify()
+	notifier(e.keyKick).notify()
 }
 
 func (e *eventDelegate) NotifyJoin(n *memberlist.Node)   { e.set(n, true) }

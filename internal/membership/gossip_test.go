@@ -178,10 +178,11 @@ func TestRejoinAfterLeave(t *testing.T) {
 }
 
 // TestWrongKeyCannotJoin: gossip is encrypted; a member with another key
-// is refused.
+// (or none) is refused, and each refusal is counted.
 func TestWrongKeyCannotJoin(t *testing.T) {
 	gs := startCluster(t, 1, testKey(t, "s3cret"))
 	for _, key := range [][]byte{testKey(t, "other"), nil} {
+		before := gs[0].WrongKeyMessages()
 		intruder, err := Start(Config{Name: "intruder", BindAddr: loopback, SecretKey: key, Tuning: Tuning{TCPTimeout: 500 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
@@ -192,6 +193,11 @@ func TestWrongKeyCannotJoin(t *testing.T) {
 		_ = intruder.Stop(100 * time.Millisecond)
 		if got := gs[0].Members(); !slices.Equal(got, []string{"node1"}) {
 			t.Errorf("members %v after an intruder tried", got)
+		}
+		// Counted from memberlist's log lines (wrongKeyLine): this fails
+		// if a memberlist update rewords them.
+		if gs[0].WrongKeyMessages() == before {
+			t.Errorf("the intruder with key %x was not counted as a wrong key", key)
 		}
 	}
 }

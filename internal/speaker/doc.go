@@ -60,7 +60,9 @@
 // reads the memberlist Secret, starts memberlist and joins the other
 // speakers (the InternalIP of every Node carrying the annotation), then
 // decides, and keeps the members it sees in a second Node annotation
-// (AnnotationMembers, for `ironlb doctor`). Syncs are paced during bursts
+// (AnnotationMembers, for `ironlb doctor`). When the memberlist Secret
+// changes it rotates the gossip to the new key without cutting any
+// speaker off (membership.Gossip.SetKey). Syncs are paced during bursts
 // of object changes (a pause as long as the last sync after one of 5 ms or
 // more), never after a membership change. When it stops it leaves
 // memberlist first — the others take its addresses over at once and

@@ -43,14 +43,17 @@ func newScheme() (*runtime.Scheme, error) {
 }
 
 // cacheOptions limits the cache to what the speaker reads: the
-// configuration CRs and Secrets of the ironlb namespace, the one legacy
+// configuration CRs and Secrets of the ironlb namespace (and the memberlist
+// Secret's, should it be elsewhere), the one legacy
 // ConfigMap, and Nodes, Services, EndpointSlices and ServiceL2Statuses
 // everywhere. Managed fields are dropped to save memory.
 func cacheOptions(o Options) cache.Options {
-	cm, _ := o.configMapName() // validated
+	cm, _ := o.configMapName()        // validated
+	ml, _ := o.memberlistSecretName() // validated
 	own := map[string]cache.Config{o.Namespace: {}}
+	secrets := map[string]cache.Config{o.Namespace: {}, ml.Namespace: {}}
 	by := map[client.Object]cache.ByObject{
-		&corev1.Secret{}: {Namespaces: own},
+		&corev1.Secret{}: {Namespaces: secrets},
 		&corev1.ConfigMap{}: {
 			Namespaces: map[string]cache.Config{cm.Namespace: {}},
 			Field:      fields.OneTermEqualSelector("metadata.name", cm.Name),
@@ -110,11 +113,13 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		opts: opts, client: mgr.GetClient(), cache: mgr.GetCache(), live: mgr.GetAPIReader(),
 		log: log, counters: &layer2.Counters{}, scan: scanInterfaces,
 		trigger: make(chan struct{}, 1), statusTrigger: make(chan struct{}, 1), joinTrigger: make(chan struct{}, 1),
+		keyTrigger:       make(chan struct{}, 1),
 		bgpStatusTrigger: make(chan struct{}, 1), announcedTrigger: make(chan struct{}, 1),
 		membersTrigger: make(chan struct{}, 1),
 	}
 	s.membersView = &membersWriter{s: s}
 	recorder := mgr.GetEventRecorder(EventSource)
+	s.recorder = recorder
 	s.conflicts = &conflictReporter{node: opts.NodeName, recorder: recorder, log: log}
 	s.responders = layer2Responders(opts.inNetNS, s.counters, s.conflicts.observe, log)
 	s.status = &statusWriter{
@@ -141,6 +146,9 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	}
 	if err := reg.Register(newAnnouncedCollector(&s.announcedMetrics, opts.NodeName)); err != nil {
 		return nil, fmt.Errorf("registering the announcement metrics: %w", err)
+	}
+	if err := reg.Register(newMemberlistCollector(s.gossipUp.Load)); err != nil {
+		return nil, fmt.Errorf("registering the memberlist metrics: %w", err)
 	}
 	if err := reg.Register(newBGPCollector(s.bgp.metrics)); err != nil {
 		return nil, fmt.Errorf("registering the BGP metrics: %w", err)

@@ -18,14 +18,26 @@ import (
 // joinParallel bounds the joins attempted at once.
 const joinParallel = 4
 
+// Reasons of the speaker's Events about memberlist, on its Node.
+const (
+	// ReasonMemberlistNotUsed: the speaker runs without memberlist and
+	// judges liveness by the Nodes' Ready condition.
+	ReasonMemberlistNotUsed = "MemberlistNotUsed"
+	// ReasonMemberlistSecretUnusable: the memberlist Secret changed to
+	// something no key derives from; the gossip keeps its key.
+	ReasonMemberlistSecretUnusable = "MemberlistSecretUnusable"
+	actionMembership               = "Membership"
+)
+
 // startMembership starts memberlist, or falls back to Node readiness when
 // it is disabled or cannot run (no Secret, the port cannot be bound).
 func (s *Speaker) startMembership(ctx context.Context, self *corev1.Node) {
+	s.self = self
 	if s.opts.DisableMemberlist {
 		s.useFallback("memberlist is disabled by the options", nil)
 		return
 	}
-	key, err := s.memberlistKey(ctx)
+	key, err := s.memberlistKey(ctx, s.live)
 	// On a fresh installation the controller creates the Secret as the
 	// speakers start: wait for it a little before falling back.
 	for waited := time.Duration(0); apierrors.IsNotFound(err) && waited < s.opts.MemberlistSecretWait && ctx.Err() == nil; waited += time.Second {
@@ -35,7 +47,7 @@ func (s *Speaker) startMembership(ctx context.Context, self *corev1.Node) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
-			key, err = s.memberlistKey(ctx)
+			key, err = s.memberlistKey(ctx, s.live)
 		}
 	}
 	if err != nil {
@@ -56,7 +68,8 @@ func (s *Speaker) startMembership(ctx context.Context, self *corev1.Node) {
 		return
 	}
 	s.gossip, s.members = g, g
-	s.log.Info("memberlist started", "address", g.LocalAddr().String())
+	s.gossipUp.Store(g)
+	s.log.Info("memberlist started", "address", g.LocalAddr().String(), "key", g.Keys().Primary)
 }
 
 // useFallback judges liveness by the Nodes' Ready condition.
@@ -70,13 +83,22 @@ func (s *Speaker) useFallback(why string, err error) {
 	s.log.Error("NOT using memberlist: a speaker is taken as alive while its Node is Ready, so after a crash "+
 		"its addresses move only once the node controller marks the Node NotReady (40 s or more); "+
 		"a graceful stop still hands them over at once", args...)
+	if s.self != nil && s.recorder != nil {
+		note := why
+		if err != nil {
+			note += ": " + err.Error()
+		}
+		s.recorder.Eventf(s.self, nil, corev1.EventTypeWarning, ReasonMemberlistNotUsed, actionMembership,
+			"node %s does not use memberlist (%s); after a crash its addresses move only once the Node is NotReady", s.opts.NodeName, note)
+	}
 }
 
-// memberlistKey reads the memberlist Secret and derives the gossip key.
-func (s *Speaker) memberlistKey(ctx context.Context) ([]byte, error) {
+// memberlistKey reads the memberlist Secret through r and derives the
+// gossip key.
+func (s *Speaker) memberlistKey(ctx context.Context, r client.Reader) ([]byte, error) {
 	name, _ := s.opts.memberlistSecretName() // validated
 	var sec corev1.Secret
-	if err := s.live.Get(ctx, name, &sec); err != nil {
+	if err := r.Get(ctx, name, &sec); err != nil {
 		return nil, fmt.Errorf("reading the memberlist Secret %s: %w", name, err)
 	}
 	v, ok := sec.Data[MemberlistSecretKey]
@@ -88,6 +110,50 @@ func (s *Speaker) memberlistKey(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("the memberlist Secret %s, key %q: %w", name, MemberlistSecretKey, err)
 	}
 	return k, nil
+}
+
+// keyLoop follows the memberlist Secret: when its content changes, the
+// gossip rotates to the key derived from it (membership.Gossip.SetKey,
+// which keeps every member reachable on the way). A Secret that cannot be
+// used (deleted, its key missing or empty) leaves the key in use, with a
+// Warning Event on the Node.
+func (s *Speaker) keyLoop(ctx context.Context) {
+	var lastErr string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.keyTrigger:
+		}
+		key, err := s.memberlistKey(ctx, s.cache)
+		if err == nil {
+			err = s.gossip.SetKey(key)
+		}
+		if err == nil {
+			lastErr = ""
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err.Error() == lastErr {
+			continue
+		}
+		lastErr = err.Error()
+		s.log.Error("the memberlist Secret cannot be used; the gossip keeps its key", "error", err)
+		s.recorder.Eventf(s.self, nil, corev1.EventTypeWarning, ReasonMemberlistSecretUnusable, actionMembership,
+			"node %s keeps its memberlist key: %v", s.opts.NodeName, err)
+	}
+}
+
+// isMemberlistSecret reports whether o is the memberlist Secret.
+func (s *Speaker) isMemberlistSecret(o any) bool {
+	sec, ok := unwrap(o).(*corev1.Secret)
+	if !ok {
+		return false
+	}
+	name, _ := s.opts.memberlistSecretName() // validated
+	return sec.Namespace == name.Namespace && sec.Name == name.Name
 }
 
 // stopMembership leaves memberlist gracefully, if it runs.

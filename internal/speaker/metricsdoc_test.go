@@ -23,7 +23,7 @@ func TestMetricsDocumented(t *testing.T) {
 	go func() {
 		for _, c := range []prometheus.Collector{
 			newLayer2Collector(&layer2.Counters{}, nil, nil), newNotAnnouncedGauge(nil),
-			newAnnouncedCollector(&announcedMetrics{}, "n1"), newBGPCollector(nil),
+			newAnnouncedCollector(&announcedMetrics{}, "n1"), newBGPCollector(nil), newMemberlistCollector(nil),
 		} {
 			c.Describe(descs)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -58,6 +59,7 @@ type Speaker struct {
 	trigger       chan struct{} // recompute
 	statusTrigger chan struct{} // write ServiceL2Statuses
 	joinTrigger   chan struct{} // join speakers not yet members
+	keyTrigger    chan struct{} // the memberlist Secret changed
 	configDirty   atomic.Bool   // the configuration must be rebuilt
 	// bgpStatusTrigger (buffered by one too): write ServiceBGPStatuses.
 	bgpStatusTrigger chan struct{}
@@ -69,11 +71,17 @@ type Speaker struct {
 	membersView    *membersWriter
 
 	// Set once in Start, before the loops run.
-	members  membership.Members
-	gossip   *membership.Gossip // nil when falling back to Node readiness
-	fallback *membership.Set    // non-nil when falling back
-	memberN  atomic.Int64       // members seen at the last sync (metrics)
-	synced   atomic.Bool        // a sync has completed
+	members membership.Members
+	gossip  *membership.Gossip // nil when falling back to Node readiness
+	// gossipUp is gossip once it runs, for the metrics (read by scrapes).
+	gossipUp atomic.Pointer[membership.Gossip]
+	// self is the speaker's Node as it was at the start, the subject of
+	// its Events about the node.
+	self     *corev1.Node
+	recorder events.EventRecorder
+	fallback *membership.Set // non-nil when falling back
+	memberN  atomic.Int64    // members seen at the last sync (metrics)
+	synced   atomic.Bool     // a sync has completed
 	// notAnnounced counts the Services this node reports as not
 	// announced at the last sync (metrics).
 	notAnnounced atomic.Int64
@@ -150,6 +158,7 @@ func (s *Speaker) Start(ctx context.Context) error {
 	if s.gossip != nil {
 		s.joinMissing(loopCtx) // before the first decision: do not start alone
 		wg.Go(func() { s.joinLoop(loopCtx) })
+		wg.Go(func() { s.keyLoop(loopCtx) })
 	}
 	wg.Go(func() { s.scanLoop(loopCtx) })
 	wg.Go(func() { s.statusLoop(loopCtx, s.status, s.statusTrigger) })

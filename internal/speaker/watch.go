@@ -75,6 +75,26 @@ func (s *Speaker) watch(ctx context.Context) error {
 		UpdateFunc: func(_, n any) { configChanged(n) },
 		DeleteFunc: configChanged,
 	}
+	handlers = append(handlers, struct {
+		obj client.Object
+		h   toolscache.ResourceEventHandlerFuncs
+	}{&corev1.Secret{}, toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if s.isMemberlistSecret(o) {
+				kick(s.keyTrigger)
+			}
+		},
+		UpdateFunc: func(_, n any) {
+			if s.isMemberlistSecret(n) {
+				kick(s.keyTrigger)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if s.isMemberlistSecret(o) {
+				kick(s.keyTrigger)
+			}
+		},
+	}})
 	for _, o := range append(configread.Objects(), &corev1.Secret{}, &corev1.ConfigMap{}) {
 		handlers = append(handlers, struct {
 			obj client.Object

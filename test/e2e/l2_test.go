@@ -39,7 +39,8 @@ var (
 // node1 lacks never announced from node1; serviceSelectors,
 // preferredNodeSelectors and spread: Even choosing the answering nodes; an
 // address no node can announce reported on its Service (condition and
-// Events) until one can; and a speaker and the controller
+// Events) until one can; the memberlist key rotated with no failover; and
+// a speaker and the controller
 // restarted during an invalid pool edit building the same configuration as
 // before, from the accepted record. Each subtest removes its
 // Services; the pools and the namespace go at the end.
@@ -73,6 +74,8 @@ func TestLayer2(t *testing.T) {
 	t.Run("ClusterIP hand-over: a waiting Service gets the address", l.testClusterIPHandover)
 	t.Run("mixed TCP and UDP on one address", l.testMixedProtocols)
 	t.Run("speaker metrics: announced gauge and per-address counters", l.testMetrics)
+	t.Run("memberlist key rotation: no member lost, no address moved, no request failed", l.testMemberlistKeyRotation)
+	t.Run("controller SIGKILLed in a burst of 500 creates: one address each, none twice", l.testControllerKilledInBurst)
 	t.Run("address conflict: another host claiming a Service address is reported", l.testAddressConflict)
 	t.Run("ironlb status names the addresses and the announcing node", l.testStatusCommand)
 	t.Run("preferredNodeSelectors weights add up across advertisements", l.testSummedWeights)
