@@ -214,3 +214,18 @@ func RouterCommand(ctx context.Context, dir string, args []string) (*exec.Cmd, e
 	}
 	return vtyshCommand(ctx, s.Dir, args...), nil
 }
+
+// NodeLink sets the node's links to the LAN bridge down or up (the bridge
+// side, as NodeFail does) and nothing else: the node's processes keep
+// running, as on a cable pulled and plugged back.
+func NodeLink(ctx context.Context, dir, node string, up bool) error {
+	s, err := LoadState(dir)
+	if err != nil {
+		return err
+	}
+	p, h, err := nodeOf(s, node)
+	if err != nil {
+		return err
+	}
+	return setLink(ctx, p, h, up)
+}

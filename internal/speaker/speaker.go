@@ -26,7 +26,11 @@ const (
 	retryMax       = 10 * time.Second
 	resyncInterval = 30 * time.Second
 	healthInterval = 2 * time.Second
-	joinInterval   = 10 * time.Second
+	// joinInterval paces the joins of speakers that are not members (new
+	// nodes, the other side of a healed partition or link flap): it bounds
+	// how long two sides that can talk again stay apart. A join of a
+	// member that is really down costs a connection attempt.
+	joinInterval = 2 * time.Second
 	// paceMin and paceMax bound loop's pause after a sync: syncs shorter
 	// than paceMin (small clusters, quiet times) are not paced; no pause is
 	// longer than paceMax.
