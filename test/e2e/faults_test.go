@@ -439,8 +439,11 @@ func (l *l2Env) testLinkFlap(t *testing.T) {
 	// leftover.
 	eventually(t, testkit.Budget(3*time.Second), "another node answering for flap4 while "+victim+" is cut", func() error {
 		n, err := l.announcers(ctx, "flap4")
-		if err != nil || len(n) != 1 || n[0] == victim {
-			return fmt.Errorf("announcers %v (%v)", n, err)
+		if err != nil {
+			return err
+		}
+		if len(n) != 1 || n[0] == victim {
+			return fmt.Errorf("flap4 announced by %v", n)
 		}
 		mac, err := l.neighborEntry(ipOf["flap4"])
 		if err != nil {
