@@ -9,6 +9,10 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Status is `ironlb lab status -o json`: the lab as a test or a script
@@ -33,6 +37,21 @@ type Status struct {
 	// --monitoring`), empty without.
 	Prometheus string       `json:"prometheus,omitempty"`
 	Processes  []ProcStatus `json:"processes"`
+	// Pods are ironlb's Pods when it runs as Pods on real kubelets
+	// (`up --kubelet real`); Controller and Speakers then come from them.
+	// PodsError says why they could not be listed.
+	Pods      []PodStatus `json:"pods,omitempty"`
+	PodsError string      `json:"podsError,omitempty"`
+}
+
+// PodStatus is one of ironlb's Pods.
+type PodStatus struct {
+	Name      string `json:"name"`
+	Component string `json:"component"`
+	Node      string `json:"node"`
+	Phase     string `json:"phase"`
+	Ready     bool   `json:"ready"`
+	Restarts  int32  `json:"restarts"`
 }
 
 // RouterStatus describes the FRR router.
@@ -143,11 +162,53 @@ func GetStatus(ctx context.Context, dir string) (*Status, error) {
 		st.Processes = append(st.Processes, ps)
 	}
 	st.Speakers = allSpeakers
+	if s.IronlbPods {
+		st.ironlbPods(ctx, s.Dir, len(p.Nodes))
+	}
 	if s.Monitoring != nil {
 		st.Prometheus = s.Monitoring.URL()
 	}
 	slices.SortFunc(st.Processes, func(a, b ProcStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st, nil
+}
+
+// ironlbPods lists ironlb's Pods and judges Controller (one Ready) and
+// Speakers (one Ready per node) from them.
+func (st *Status) ironlbPods(ctx context.Context, dir string, nodes int) {
+	st.Controller, st.Speakers = false, false
+	cs, err := Clientset(dir)
+	if err != nil {
+		st.PodsError = err.Error()
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pods, err := cs.CoreV1().Pods(ironlbNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ironlb"})
+	if err != nil {
+		st.PodsError = fmt.Sprintf("listing ironlb's Pods: %v", err)
+		return
+	}
+	readySpeakers := 0
+	for _, pod := range pods.Items {
+		ps := PodStatus{Name: pod.Name, Component: pod.Labels["app.kubernetes.io/component"], Node: pod.Spec.NodeName, Phase: string(pod.Status.Phase)}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				ps.Ready = c.Status == corev1.ConditionTrue
+			}
+		}
+		for _, c := range pod.Status.ContainerStatuses {
+			ps.Restarts += c.RestartCount
+		}
+		switch {
+		case ps.Component == "controller" && ps.Ready:
+			st.Controller = true
+		case ps.Component == "speaker" && ps.Ready:
+			readySpeakers++
+		}
+		st.Pods = append(st.Pods, ps)
+	}
+	st.Speakers = readySpeakers == nodes
+	slices.SortFunc(st.Pods, func(a, b PodStatus) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // portUp reports whether the bridge-side veth named port is up.
@@ -223,6 +284,20 @@ func (st *Status) WriteText(w io.Writer) error {
 			state = "NOT RUNNING"
 		}
 		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", p.Name, p.PID, state, p.Restarts, p.Log)
+	}
+	if len(st.Pods) > 0 || st.PodsError != "" {
+		_, _ = fmt.Fprintln(tw)
+		_, _ = fmt.Fprintln(tw, "IRONLB POD\tNODE\tPHASE\tREADY\tRESTARTS")
+		for _, p := range st.Pods {
+			ready := "ready"
+			if !p.Ready {
+				ready = "NOT READY"
+			}
+			_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", p.Name, p.Node, p.Phase, ready, p.Restarts)
+		}
+		if st.PodsError != "" {
+			_, _ = fmt.Fprintf(tw, "(%s)\n", st.PodsError)
+		}
 	}
 	return tw.Flush()
 }

@@ -415,6 +415,25 @@ func (r *realLab) testIronlbPods(t *testing.T) {
 	if len(speakers) != 2 || controllers != 2 {
 		t.Errorf("ready: speakers on %v, %d controllers; want a speaker on node1 and node2, 2 controllers", speakers, controllers)
 	}
+	// `lab status` shows the same Pods and judges the controller and the
+	// speakers from them (it has no process of theirs to look at).
+	st, err := lab.GetStatus(ctx, r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readyPods := 0
+	for _, p := range st.Pods {
+		if p.Ready {
+			readyPods++
+		}
+	}
+	if st.PodsError != "" || readyPods != 4 || len(st.Pods) != 4 || !st.Controller || !st.Speakers {
+		t.Errorf("lab status: %d Pods (%d ready), controller %v, speakers %v, error %q; want 4 ready, both true",
+			len(st.Pods), readyPods, st.Controller, st.Speakers, st.PodsError)
+	}
+	if out, err := r.ironlb(ctx, "status"); err != nil || !strings.Contains(out, "IRONLB POD") {
+		t.Errorf("ironlb lab status: %v, no IRONLB POD table:\n%s", err, out)
+	}
 	checkSpeakerCaps(t, r.prefix)
 
 	plan := r.plan(t)
