@@ -329,10 +329,10 @@ func (l *l2Env) testSpeakerCrashLoop(t *testing.T) {
 // changes, and once etcd is back a new Service gets an address and is
 // answered.
 //
-// What makes the check able to fail: the outage is proven real (a write
-// must fail after the kill before one succeeds — seen: "connection reset
-// by peer", 2 s); the request stream is shown to count failures in
-// testControllerHandover. No break of the speakers was tried: nothing in
+// What makes the check able to fail: the outage is proven real (a new
+// etcd process must have replaced the killed one; writes failing
+// meanwhile, "connection reset by peer" for about 2 s, are logged); the
+// request stream is shown to count failures in testControllerHandover. No break of the speakers was tried: nothing in
 // them ties announcing to the API server's health.
 func (l *l2Env) testEtcdRestart(t *testing.T) {
 	ctx := context.Background()
@@ -354,20 +354,29 @@ func (l *l2Env) testEtcdRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	// The outage must be real: a write (which must reach etcd) fails while
-	// it is down. Expected: the supervisor restarts etcd within a second or
-	// two and the API server reconnects at once.
+	// The outage must be real: the supervisor must have started a new
+	// etcd (the old one is gone). A write failing meanwhile is logged, not
+	// required: under load the first write may come after etcd is back (a
+	// cold run here saw no write fail). Expected: the supervisor restarts
+	// etcd within a second or two and the API server reconnects at once.
 	var downErr error
-	eventually(t, testkit.Budget(20*time.Second), "the API server writing again", func() error {
+	eventually(t, testkit.Budget(20*time.Second), "a new etcd and the API server writing again", func() error {
 		_, err := l.cs.CoreV1().Services(l.ns).Patch(ctx, svc, types.MergePatchType,
 			[]byte(`{"metadata":{"annotations":{"e2e-etcd-probe":"`+time.Now().Format(time.RFC3339Nano)+`"}}}`), metav1.PatchOptions{})
-		if err != nil && downErr == nil {
-			downErr = err
+		if err != nil {
+			if downErr == nil {
+				downErr = err
+			}
+			return err
 		}
-		if err == nil && downErr == nil {
-			return errors.New("a write succeeded before any failed: etcd may not be down yet")
+		s, err := lab.LoadState(e2e.dir)
+		if err != nil {
+			return err
 		}
-		return err
+		if now := s.Procs["etcd"]; now == nil || now.PID == etcd.PID || !now.Alive() {
+			return errors.New("the supervisor has not started a new etcd yet")
+		}
+		return nil
 	})
 	back := time.Since(start)
 	time.Sleep(3 * time.Second) // a few seconds of traffic after the return
@@ -383,7 +392,7 @@ func (l *l2Env) testEtcdRestart(t *testing.T) {
 	newIPs := l.waitIngress(t, after, 1)
 	l.waitAnnounced(t, after, newIPs, nil)
 	l.waitAnswers(t, after, newIPs, "web", "")
-	t.Logf("etcd SIGKILLed; writes failed (%v), then succeeded again after %v; %d requests, %d failed; a new Service got %v and answers",
+	t.Logf("etcd SIGKILLed; a write failed meanwhile: %v; a new etcd and writes again after %v; %d requests, %d failed; a new Service got %v and answers",
 		downErr, back.Round(10*time.Millisecond), sent, failed, newIPs)
 }
 
