@@ -267,10 +267,8 @@ func TestDoctor(t *testing.T) {
 		table := "e2e-members-" + l.id
 		nft := func(script string) {
 			t.Helper()
-			cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns1, "nft", "-f", "-")
-			cmd.Stdin = strings.NewReader(script)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("nft in %s: %v\n%s", ns1, err, out)
+			if err := nftIn(ctx, ns1, script); err != nil {
+				t.Fatal(err)
 			}
 		}
 		nft(fmt.Sprintf("table inet %s {\n chain in { type filter hook input priority 0; meta l4proto { tcp, udp } th dport 7946 drop; }\n"+

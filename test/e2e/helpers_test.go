@@ -169,3 +169,13 @@ func labClient(t *testing.T, s *lab.State) client.WithWatch {
 	}
 	return cl
 }
+
+// nftIn runs the nftables script in the network namespace ns.
+func nftIn(ctx context.Context, ns, script string) error {
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft in %s: %w\n%s", ns, err, out)
+	}
+	return nil
+}

@@ -252,14 +252,7 @@ func (l *l2Env) stallAPI(t *testing.T, node string) func() {
 	}
 	ns := p.Namespace(node)
 	table := "e2e-stall-" + l.id
-	nft := func(script string) error {
-		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("nft in %s: %w\n%s", ns, err, out)
-		}
-		return nil
-	}
+	nft := func(script string) error { return nftIn(context.Background(), ns, script) }
 	port := l.state.Ports.APIServer
 	if err := nft(fmt.Sprintf("table inet %s {\n chain out { type filter hook output priority 0; tcp dport %d drop; tcp sport %d drop; }\n}\n",
 		table, port, port)); err != nil {

@@ -315,14 +315,7 @@ func startHog(t *testing.T) func() {
 func (c *compareLab) dropPackets(t *testing.T, nodes, pct int) func() {
 	t.Helper()
 	table := "e2e-loss"
-	nft := func(ns, script string) error {
-		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("nft in %s: %w\n%s", ns, err, out)
-		}
-		return nil
-	}
+	nft := func(ns, script string) error { return nftIn(context.Background(), ns, script) }
 	var done []string
 	undo := func() {
 		for _, ns := range done {
