@@ -54,6 +54,19 @@ type IPAddressPoolSpec struct {
 	// +kubebuilder:default=false
 	AvoidBuggyIPs bool `json:"avoidBuggyIPs,omitempty"`
 
+	// allowCrossNamespaceSharing lets Services of different namespaces
+	// share one of the pool's addresses (annotation ironlb.io/allow-shared-ip
+	// with the same key on each). When false, the default, an address is
+	// shared only among Services of one namespace: a Service cannot join an
+	// address a Service of another namespace holds, whatever key it shows,
+	// and gets an AllocationFailed Event saying so. Shares that already
+	// exist when the pool stops allowing them (or that the controller finds
+	// in the Services' status when it starts) are kept; only new ones are
+	// refused. Defaults to false.
+	// +optional
+	// +kubebuilder:default=false
+	AllowCrossNamespaceSharing bool `json:"allowCrossNamespaceSharing,omitempty"`
+
 	// serviceAllocation restricts the pool to some namespaces and Services
 	// and orders it among other pools. When absent, any Service may get an
 	// address from the pool.

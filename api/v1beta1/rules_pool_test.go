@@ -63,7 +63,7 @@ func TestIPAddressPoolDefaults(t *testing.T) {
 	if errs := v.validate(obj, nil); len(errs) > 0 {
 		t.Fatalf("rejected: %s", errorText(errs))
 	}
-	want := map[string]any{"addresses": []any{"10.0.0.0/24"}, "autoAssign": true, "avoidBuggyIPs": false}
+	want := map[string]any{"addresses": []any{"10.0.0.0/24"}, "autoAssign": true, "avoidBuggyIPs": false, "allowCrossNamespaceSharing": false}
 	if diff := cmp.Diff(want, obj["spec"]); diff != "" {
 		t.Errorf("defaulted spec (-want +got):\n%s", diff)
 	}

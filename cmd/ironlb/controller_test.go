@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -31,7 +30,8 @@ func TestControllerFlagDefaults(t *testing.T) {
 		"health-probe-bind-address": ":8081",
 		"pprof-bind-address":        "0",
 		"metrics-bind-address":      ":7472",
-		"metrics-secure":            "false",
+		"metrics-secure":            "true",
+		"metrics-cert-dir":          "",
 		"enable-http2":              "false",
 		"webhook-port":              "0",
 		"webhook-service":           "ironlb-webhook",
@@ -55,9 +55,15 @@ func TestControllerBadKubeconfig(t *testing.T) {
 	}
 }
 
-// TestControllerCommand runs `ironlb controller` against a real API server:
-// it serves /healthz, /readyz and /metrics, gives a Service its address,
-// and stops cleanly when its context ends.
+// TestControllerCommand runs `ironlb controller` against a real API server,
+// as its ServiceAccount with the generated role: it serves /healthz,
+// /readyz and /metrics (over HTTPS, to readers the API server allows:
+// checkSecureMetrics), gives a Service its address, and stops cleanly when
+// its context ends.
+//
+// Seen failing with the controller's role lacking tokenreviews create:
+// "waiting for metrics over HTTPS with the reader's token: status 500:
+// Authentication failed".
 func TestControllerCommand(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := t.Context()
@@ -70,10 +76,12 @@ func TestControllerCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	health, metrics := freeAddr(t), freeAddr(t)
+	readers := newMetricsReaders(t, env, ns)
+	kubeconfig := kubeconfigAs(t, env, env.AsServiceAccount(t, ns, "ironlb-controller", []string{roleFile("controller")}, nil))
 
 	// SIGTERM is how Kubernetes stops a Pod: the controller must release
 	// its Lease and exit 0.
-	stop := startCommand(t, "controller", "--log-level", "warn", "--kubeconfig", env.Kubeconfig, "--namespace", ns,
+	stop := startCommand(t, "controller", "--log-level", "warn", "--kubeconfig", kubeconfig, "--namespace", ns,
 		"--health-probe-bind-address", health, "--metrics-bind-address", metrics)
 	defer func() {
 		stop()
@@ -108,14 +116,5 @@ func TestControllerCommand(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz"} {
 		poll(t, path, func() error { _, err := get(ctx, "http://"+health+path); return err })
 	}
-	poll(t, "allocator metrics", func() error {
-		body, err := get(ctx, "http://"+metrics+"/metrics")
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(body, `ironlb_allocator_addresses_in_use{family="IPv4",pool="default"} 1`) {
-			return errors.New("no ironlb_allocator_addresses_in_use series for the pool")
-		}
-		return nil
-	})
+	checkSecureMetrics(t, readers, metrics, `ironlb_allocator_addresses_in_use{family="IPv4",pool="default"} 1`)
 }

@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ironlb/ironlb/internal/logging"
+	"github.com/ironlb/ironlb/internal/metrics"
 )
 
 // globalFlags are shared by every subcommand.
@@ -53,4 +55,13 @@ func rootName() string {
 		return "kubectl ironlb"
 	}
 	return "ironlb"
+}
+
+// metricsFlags adds the flags of the /metrics endpoint, the same for the
+// controller and the speaker: HTTPS with the API server deciding who may
+// read (metrics.Serving) unless --metrics-secure=false.
+func metricsFlags(f *pflag.FlagSet, bind *string, secure *bool, certDir *string, defaultBind string) {
+	f.StringVar(bind, "metrics-bind-address", defaultBind, "address of /metrics; 0 disables it")
+	f.BoolVar(secure, "metrics-secure", true, "serve /metrics over HTTPS to clients the API server authenticates and authorizes (get on the non-resource URL /metrics, ClusterRole "+metrics.ReaderClusterRole+"); false: plain HTTP to anyone")
+	f.StringVar(certDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for --metrics-secure; default: a self-signed certificate")
 }

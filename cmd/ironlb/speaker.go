@@ -60,7 +60,7 @@ ServiceBGPStatus objects and session changes in Events on the Node.`,
 	f.StringVar(&o.MemberlistBindAddress, "memberlist-bind-address", speaker.DefaultMemberlistBindAddress, "host:port or :port of memberlist (UDP and TCP); the same port on every node")
 	f.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", speaker.DefaultHealthProbeBindAddress, "address of /healthz and /readyz; 0 disables them")
 	f.StringVar(&o.PprofBindAddress, "pprof-bind-address", "0", "address of Go's profiles (/debug/pprof/), for diagnosis; 0 disables them (keep it on a loopback address)")
-	f.StringVar(&o.MetricsBindAddress, "metrics-bind-address", speaker.DefaultMetricsBindAddress, "address of /metrics; 0 disables it")
+	metricsFlags(f, &o.MetricsBindAddress, &o.MetricsSecure, &o.MetricsCertDir, speaker.DefaultMetricsBindAddress)
 	f.Float32Var(&o.KubeAPIQPS, "kube-api-qps", speaker.DefaultKubeAPIQPS, "requests per second to the API server")
 	f.IntVar(&o.KubeAPIBurst, "kube-api-burst", speaker.DefaultKubeAPIBurst, "requests to the API server allowed in a burst")
 	return cmd

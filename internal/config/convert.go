@@ -147,9 +147,10 @@ func convertLegacy(cfg LegacyConfig, ns, src string, strictNames bool) legacyObj
 			TypeMeta:   metav1.TypeMeta{APIVersion: v1beta1.GroupVersion.String(), Kind: KindIPAddressPool},
 			ObjectMeta: meta(p.Name),
 			Spec: v1beta1.IPAddressPoolSpec{
-				Addresses:     canonicalAddresses(p.Addresses),
-				AutoAssign:    cloneBool(p.AutoAssign),
-				AvoidBuggyIPs: p.AvoidBuggyIPs,
+				Addresses:                  canonicalAddresses(p.Addresses),
+				AutoAssign:                 cloneBool(p.AutoAssign),
+				AvoidBuggyIPs:              p.AvoidBuggyIPs,
+				AllowCrossNamespaceSharing: p.AllowCrossNamespaceSharing,
 			},
 		}
 		switch p.Protocol {

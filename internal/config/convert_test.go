@@ -41,6 +41,11 @@ func TestConvertLegacyNames(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("converted objects = %v, want %v", got, want)
 	}
+	for _, o := range objs.IPAddressPools {
+		if want := o.Name == "bgp-plain"; o.Spec.AllowCrossNamespaceSharing != want {
+			t.Errorf("pool %s: allowCrossNamespaceSharing %v, want %v (allow-cross-namespace-sharing)", o.Name, o.Spec.AllowCrossNamespaceSharing, want)
+		}
+	}
 	for _, o := range objs.BGPPeers {
 		if o.Namespace != DefaultNamespace || o.APIVersion != "ironlb.io/v1beta1" || o.Kind != KindBGPPeer {
 			t.Errorf("peer %s has namespace %q apiVersion %q kind %q", o.Name, o.Namespace, o.APIVersion, o.Kind)

@@ -66,12 +66,15 @@ type LegacySelectorRequirement struct {
 
 // LegacyAddressPool is one entry of "address-pools".
 type LegacyAddressPool struct {
-	Name              string                   `json:"name,omitempty"`
-	Protocol          string                   `json:"protocol,omitempty"`
-	Addresses         []string                 `json:"addresses,omitempty"`
-	AutoAssign        *bool                    `json:"auto-assign,omitempty"`
-	AvoidBuggyIPs     bool                     `json:"avoid-buggy-ips,omitempty"`
-	BGPAdvertisements []LegacyBGPAdvertisement `json:"bgp-advertisements,omitempty"`
+	Name          string   `json:"name,omitempty"`
+	Protocol      string   `json:"protocol,omitempty"`
+	Addresses     []string `json:"addresses,omitempty"`
+	AutoAssign    *bool    `json:"auto-assign,omitempty"`
+	AvoidBuggyIPs bool     `json:"avoid-buggy-ips,omitempty"`
+	// AllowCrossNamespaceSharing is ironlb's: MetalLB's format has no such
+	// key (and MetalLB shares across namespaces).
+	AllowCrossNamespaceSharing bool                     `json:"allow-cross-namespace-sharing,omitempty"`
+	BGPAdvertisements          []LegacyBGPAdvertisement `json:"bgp-advertisements,omitempty"`
 }
 
 // LegacyBGPAdvertisement is one entry of a bgp pool's "bgp-advertisements".

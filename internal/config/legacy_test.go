@@ -52,7 +52,7 @@ func TestParseLegacyFull(t *testing.T) {
 					{AggregationLength: ptr[int32](24), AggregationLengthV6: ptr[int32](120), Communities: []string{"backbone", "64500:200"}},
 				},
 			},
-			{Name: "bgp-plain", Protocol: "bgp", AvoidBuggyIPs: true, AutoAssign: ptr(false), Addresses: []string{"203.0.113.10-203.0.113.20"}},
+			{Name: "bgp-plain", Protocol: "bgp", AvoidBuggyIPs: true, AllowCrossNamespaceSharing: true, AutoAssign: ptr(false), Addresses: []string{"203.0.113.10-203.0.113.20"}},
 		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {

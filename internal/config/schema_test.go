@@ -78,7 +78,7 @@ func TestCheckCRAsTheAPIServer(t *testing.T) {
 		{"status is dropped on create", crYAML(KindIPAddressPool, "{addresses: [10.0.0.0/24]}") + "status: {assignedIPv4: -5}\n", nil},
 		{"unknown fields end the check", crYAML(KindIPAddressPool, "{adresses: [10.0.0.0/24]}") + "extra: 1\n",
 			[]string{`extra: unknown field; valid fields here are apiVersion, kind, metadata, spec, status`,
-				`spec.adresses: unknown field; valid fields here are addresses, autoAssign, avoidBuggyIPs, serviceAllocation`}},
+				`spec.adresses: unknown field; valid fields here are addresses, allowCrossNamespaceSharing, autoAssign, avoidBuggyIPs, serviceAllocation`}},
 		{"unknown metadata field", "apiVersion: ironlb.io/v1beta1\nkind: Community\nmetadata: {name: c, label: {a: b}}\n",
 			[]string{`metadata.label: unknown field`}},
 		{"unknown status field", crYAML(KindIPAddressPool, "{addresses: [10.0.0.0/24]}") + "status: {used: 1}\n",

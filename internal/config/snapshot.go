@@ -73,6 +73,9 @@ type Pool struct {
 	// AvoidBuggyIPs means IPv4 addresses ending in .0 or .255 are never
 	// handed out.
 	AvoidBuggyIPs bool
+	// AllowCrossNamespaceSharing lets Services of different namespaces
+	// share an address of the pool.
+	AllowCrossNamespaceSharing bool
 	// ServiceAllocation restricts which Services the pool serves; nil means
 	// any Service.
 	ServiceAllocation *ServiceAllocation

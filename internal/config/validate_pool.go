@@ -23,7 +23,8 @@ func (b *builder) buildPools(cands []candidate[v1beta1.IPAddressPool]) *kindRun[
 // validatePool checks one IPAddressPool on its own.
 func validatePool(c *candidate[v1beta1.IPAddressPool], p *problems) Pool {
 	spec := &c.obj.Spec
-	pool := Pool{Name: c.name, Labels: maps.Clone(c.obj.Labels), AutoAssign: true, AvoidBuggyIPs: spec.AvoidBuggyIPs}
+	pool := Pool{Name: c.name, Labels: maps.Clone(c.obj.Labels), AutoAssign: true, AvoidBuggyIPs: spec.AvoidBuggyIPs,
+		AllowCrossNamespaceSharing: spec.AllowCrossNamespaceSharing}
 	if c.name == "" {
 		p.add(v1beta1.ReasonInvalidSpec, "metadata.name", "", "missing; every pool needs a name")
 	}

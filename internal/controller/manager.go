@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,10 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/metrics"
 )
 
 // readyTimeout bounds the wait of one /readyz request for the caches.
@@ -85,19 +83,11 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 
-	metricsOpts := metricsserver.Options{BindAddress: opts.MetricsBindAddress}
-	if !opts.EnableHTTP2 {
-		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	if opts.MetricsSecure {
-		metricsOpts.SecureServing = true
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-		metricsOpts.CertDir = opts.MetricsCertDir
-	}
 	mo := manager.Options{
-		Scheme:                        scheme,
-		Cache:                         cacheOpts,
-		Metrics:                       metricsOpts,
+		Scheme: scheme,
+		Cache:  cacheOpts,
+		Metrics: metrics.Serving{BindAddress: opts.MetricsBindAddress, Secure: opts.MetricsSecure,
+			CertDir: opts.MetricsCertDir, EnableHTTP2: opts.EnableHTTP2}.Options(),
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		PprofBindAddress:              opts.PprofBindAddress,
 		LeaderElection:                opts.LeaderElection,

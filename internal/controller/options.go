@@ -65,7 +65,8 @@ type Options struct {
 	MetricsBindAddress string
 	// MetricsSecure serves metrics over HTTPS with Kubernetes authentication
 	// and authorization (a self-signed certificate unless MetricsCertDir
-	// holds tls.crt and tls.key). Plain HTTP otherwise.
+	// holds tls.crt and tls.key); see metrics.Serving. Plain HTTP
+	// otherwise. The command turns it on unless --metrics-secure=false.
 	MetricsSecure  bool
 	MetricsCertDir string
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" disables

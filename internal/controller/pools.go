@@ -21,7 +21,8 @@ func ipamPools(snap *config.Snapshot) ([]ipam.Pool, error) {
 	out := make([]ipam.Pool, 0, len(snap.Pools))
 	for i := range snap.Pools {
 		p := &snap.Pools[i]
-		ip := ipam.Pool{Name: p.Name, AutoAssign: p.AutoAssign, AvoidBuggyIPs: p.AvoidBuggyIPs}
+		ip := ipam.Pool{Name: p.Name, AutoAssign: p.AutoAssign, AvoidBuggyIPs: p.AvoidBuggyIPs,
+			AllowCrossNamespaceSharing: p.AllowCrossNamespaceSharing}
 		ip.Ranges = make([]ipam.Range, len(p.Ranges))
 		for j, r := range p.Ranges {
 			ip.Ranges[j] = ipam.Range{First: r.From, Last: r.To}

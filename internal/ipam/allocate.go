@@ -117,7 +117,7 @@ func (a *Allocator) chooseAssigned(svc *Service, ips []netip.Addr) (choice, erro
 	if err := a.checkPoolName(svc); err != nil {
 		return choice{}, err
 	}
-	return a.chooseRequested(svc, hd.ips)
+	return a.chooseRequested(svc, hd.ips, hd.ips)
 }
 
 func sameAddrs(a, b []netip.Addr) bool {
@@ -142,7 +142,7 @@ func (a *Allocator) choose(svc *Service, prev []netip.Addr) (choice, error) {
 		return choice{}, err
 	}
 	if len(d.ips) > 0 {
-		return a.chooseRequested(svc, d.ips)
+		return a.chooseRequested(svc, d.ips, prev)
 	}
 	kept := a.validHeld(svc, d, prev)
 	if kept.n > 0 {
@@ -192,7 +192,7 @@ func (a *Allocator) validHeld(svc *Service, d demand, held []netip.Addr) choice 
 				continue
 			}
 			s := a.spanFor(ip)
-			if s == nil || (c.pool != nil && s.pool != c.pool) || !usableBy(svc, s, ip) || a.checkShare(svc, ip) != nil {
+			if s == nil || (c.pool != nil && s.pool != c.pool) || !usableBy(svc, s, ip) || a.checkShare(svc, ip, true) != nil {
 				continue
 			}
 			c.add(ip, s)
@@ -223,8 +223,8 @@ func (a *Allocator) complete(svc *Service, d demand, kept choice) (choice, bool)
 }
 
 // chooseRequested checks the requested addresses ips (one per family, in
-// the Service's order).
-func (a *Allocator) chooseRequested(svc *Service, ips []netip.Addr) (choice, error) {
+// the Service's order); held are the addresses svc held before.
+func (a *Allocator) chooseRequested(svc *Service, ips, held []netip.Addr) (choice, error) {
 	var c choice
 	for _, ip := range ips {
 		s := a.spanFor(ip)
@@ -246,7 +246,7 @@ func (a *Allocator) chooseRequested(svc *Service, ips []netip.Addr) (choice, err
 		if !s.pool.permits(svc) {
 			return choice{}, &PoolNotPermittedError{Pool: s.pool.name(), Service: svc.Key}
 		}
-		if err := a.checkShare(svc, ip); err != nil {
+		if err := a.checkShare(svc, ip, slices.Contains(held, ip)); err != nil {
 			return choice{}, err
 		}
 		c.add(ip, s)

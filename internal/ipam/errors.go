@@ -144,6 +144,9 @@ const (
 	// ConflictBackends: not both externalTrafficPolicy Cluster, and their
 	// selectors differ (or are empty).
 	ConflictBackends Conflict = "Backends"
+	// ConflictNamespace: the holder is in another namespace and the pool
+	// does not allow sharing across namespaces.
+	ConflictNamespace Conflict = "Namespace"
 )
 
 // SharingConflictError: the Service has a sharing key but cannot share the

@@ -21,6 +21,10 @@ type Pool struct {
 	AutoAssign bool
 	// AvoidBuggyIPs excludes IPv4 addresses ending in .0 or .255.
 	AvoidBuggyIPs bool
+	// AllowCrossNamespaceSharing lets Services of different namespaces
+	// share an address of the pool (with one sharing key); otherwise only
+	// Services of one namespace can.
+	AllowCrossNamespaceSharing bool
 	// Allocation restricts which Services may use the pool and orders the
 	// pools for automatic assignment; nil means every Service may use it.
 	Allocation *ServiceAllocation

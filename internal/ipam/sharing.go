@@ -9,10 +9,16 @@ import (
 // (svc itself must not be among them), and the reason otherwise.
 //
 // Services share an address only if all of them carry the same non-empty
-// sharing key, no two use the same protocol and port, and each pair either
+// sharing key, are in one namespace unless the pool allows sharing across
+// namespaces, no two use the same protocol and port, and each pair either
 // both use externalTrafficPolicy Cluster or has identical non-empty
 // selectors (so a node with local endpoints serves all of them).
-func (a *Allocator) checkShare(svc *Service, ip netip.Addr) error {
+//
+// held says svc already holds ip (it kept it, or the controller found it in
+// its status at start-up): the namespace rule then does not apply, so that
+// turning the rule on, or switching from an installation without it,
+// takes no address away. It only refuses new shares.
+func (a *Allocator) checkShare(svc *Service, ip netip.Addr, held bool) error {
 	use := a.ips[ip]
 	if use == nil || len(use.holders) == 0 {
 		return nil
@@ -20,6 +26,17 @@ func (a *Allocator) checkShare(svc *Service, ip netip.Addr) error {
 	key := svc.Request.SharingKey
 	if key == "" {
 		return &IPInUseError{IP: ip, Holder: use.holders[0].svc.Key}
+	}
+	if !held && !use.span.pool.cfg.AllowCrossNamespaceSharing {
+		// Checked before the keys, so that the answer tells a Service of
+		// another namespace nothing of the holder's key.
+		for _, h := range use.holders {
+			if h.svc.Namespace != svc.Namespace {
+				return &SharingConflictError{IP: ip, Other: h.svc.Key, Conflict: ConflictNamespace,
+					Detail: fmt.Sprintf("it is in namespace %q, and pool %q does not allow sharing an address across namespaces (spec.allowCrossNamespaceSharing)",
+						h.svc.Namespace, use.span.pool.name())}
+			}
+		}
 	}
 	for _, h := range use.holders {
 		other := &h.svc
@@ -77,7 +94,7 @@ func (a *Allocator) sharedIn(svc *Service, p *poolState, f Family) (netip.Addr, 
 		if use.span.pool != p || FamilyOf(ip) != f || (best.IsValid() && best.Less(ip)) {
 			continue
 		}
-		if a.checkShare(svc, ip) == nil {
+		if a.checkShare(svc, ip, false) == nil {
 			best, bestSpan = ip, use.span
 		}
 	}

@@ -3,6 +3,7 @@ package ipam
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -144,6 +145,77 @@ func TestSharing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			runSteps(t, newAlloc(t, p), tt.steps)
 		})
+	}
+}
+
+// TestSharingAcrossNamespaces: a Service shares an address only with
+// Services of its own namespace unless the pool allows sharing across
+// namespaces; an address already held across namespaces (restored from
+// status, or before the pool stopped allowing it) stays.
+func TestSharingAcrossNamespaces(t *testing.T) {
+	closed := pool(t, "p", "10.0.0.0/29")
+	open := closed
+	open.AllowCrossNamespaceSharing = true
+	k := shareKey("k")
+	tests := []struct {
+		name  string
+		pool  Pool
+		steps []step
+	}{
+		{"closed pool: a request for another namespace's address is refused", closed, []step{
+			alloc(mk("a/web", k, ports("TCP/80")), "10.0.0.0@p"),
+			alloc(mk("b/dns", k, ports("UDP/53"), req("10.0.0.0")), "!SharingConflict"),
+			alloc(mk("a/dns", k, ports("UDP/53"), req("10.0.0.0")), "10.0.0.0@p"),
+		}},
+		{"closed pool: an automatic Service of another namespace gets its own address", closed, []step{
+			alloc(mk("a/web", k, ports("TCP/80")), "10.0.0.0@p"),
+			alloc(mk("b/dns", k, ports("UDP/53")), "10.0.0.1@p"),
+			alloc(mk("a/dns", k, ports("UDP/53")), "10.0.0.0@p"),
+		}},
+		{"open pool: shared across namespaces", open, []step{
+			alloc(mk("a/web", k, ports("TCP/80")), "10.0.0.0@p"),
+			alloc(mk("b/dns", k, ports("UDP/53"), req("10.0.0.0")), "10.0.0.0@p"),
+			alloc(mk("c/ssh", k, ports("TCP/22")), "10.0.0.0@p"),
+		}},
+		{"closed pool: a share found in status is kept, and kept on every later allocation", closed, []step{
+			assign(mk("a/web", k, ports("TCP/80")), "10.0.0.0", "10.0.0.0@p"),
+			assign(mk("b/dns", k, ports("UDP/53")), "10.0.0.0", "10.0.0.0@p"),
+			alloc(mk("b/dns", k, ports("UDP/54")), "10.0.0.0@p"),
+			alloc(mk("b/dns", k, ports("UDP/54"), req("10.0.0.0")), "10.0.0.0@p"),
+			alloc(mk("c/ssh", k, ports("TCP/22"), req("10.0.0.0")), "!SharingConflict"),
+		}},
+		{"a pool that stops allowing it keeps the shares it has and refuses new ones", open, []step{
+			alloc(mk("a/web", k, ports("TCP/80")), "10.0.0.0@p"),
+			alloc(mk("b/dns", k, ports("UDP/53")), "10.0.0.0@p"),
+			setPools("", closed),
+			alloc(mk("b/dns", k, ports("UDP/53")), "10.0.0.0@p"),
+			alloc(mk("c/ssh", k, ports("TCP/22"), req("10.0.0.0")), "!SharingConflict"),
+			release("b/dns", "true"),
+			alloc(mk("b/dns", k, ports("UDP/53")), "10.0.0.1@p"),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runSteps(t, newAlloc(t, tt.pool), tt.steps)
+		})
+	}
+
+	// The refusal names the namespace and the pool's field, and not the
+	// holder's sharing key (another tenant's Event must not reveal it).
+	a := newAlloc(t, closed)
+	mustAllocate(t, a, mk("a/web", shareKey("secret-key"), ports("TCP/80")))
+	_, err := a.Allocate(mk("b/dns", shareKey("guess"), ports("UDP/53"), req("10.0.0.0")))
+	var sc *SharingConflictError
+	if !errors.As(err, &sc) || sc.Conflict != ConflictNamespace || sc.Other != "a/web" {
+		t.Fatalf("err = %#v, want a namespace conflict with a/web", err)
+	}
+	for _, want := range []string{`namespace "a"`, `pool "p"`, "spec.allowCrossNamespaceSharing"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret-key") {
+		t.Errorf("%q reveals the other namespace's sharing key", err)
 	}
 }
 

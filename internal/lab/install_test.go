@@ -111,8 +111,8 @@ func TestPlanInstallFromDist(t *testing.T) {
 // testFlags stand for the flags cmd/ironlb takes from its commands'
 // definitions (cmd/ironlb's TestLabCommandFlags checks the real ones).
 var testFlags = CommandFlags{
-	"controller": flagSet("health-probe-bind-address", "kubeconfig", "leader-elect", "metrics-bind-address", "namespace", "log-format", "log-level"),
-	"speaker": flagSet("health-probe-bind-address", "kubeconfig", "memberlist-bind-address", "metrics-bind-address", "namespace",
+	"controller": flagSet("health-probe-bind-address", "kubeconfig", "leader-elect", "metrics-bind-address", "metrics-secure", "namespace", "log-format", "log-level"),
+	"speaker": flagSet("health-probe-bind-address", "kubeconfig", "memberlist-bind-address", "metrics-bind-address", "metrics-secure", "namespace",
 		"node-name", "log-format", "log-level", "pprof-bind-address"),
 }
 
@@ -282,7 +282,7 @@ func TestProcsFromInstallation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{s.Ironlb, "controller", "--namespace=ironlb-system", "--leader-elect=true", "--kubeconfig=" + s.Kubeconfig(),
-		"--health-probe-bind-address=127.0.0.1:40001", "--metrics-bind-address=127.0.0.1:40002", "--log-format=text"}
+		"--health-probe-bind-address=127.0.0.1:40001", "--metrics-bind-address=127.0.0.1:40002", "--metrics-secure=false", "--log-format=text"}
 	if diff := cmp.Diff(want, ctrl.Args); diff != "" {
 		t.Errorf("controller without an installation (-want +got):\n%s", diff)
 	}

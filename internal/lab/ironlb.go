@@ -25,8 +25,8 @@ type CommandFlags map[string]map[string]bool
 
 // labFlags are the flags the lab itself sets on each subcommand.
 var labFlags = map[string][]string{
-	"controller": {"namespace", "leader-elect", "kubeconfig", "health-probe-bind-address", "metrics-bind-address", "log-format"},
-	"speaker":    {"namespace", "node-name", "kubeconfig", "memberlist-bind-address", "log-format"},
+	"controller": {"namespace", "leader-elect", "kubeconfig", "health-probe-bind-address", "metrics-bind-address", "metrics-secure", "log-format"},
+	"speaker":    {"namespace", "node-name", "kubeconfig", "memberlist-bind-address", "metrics-secure", "log-format"},
 }
 
 // Check fails, naming every missing one, unless each subcommand has every
@@ -83,6 +83,10 @@ func controllerProc(s *State, flags map[string]bool) (*Proc, error) {
 		[2]string{"kubeconfig", kubeconfig},
 		[2]string{"health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(s.Ports.ControllerHealth)},
 		[2]string{"metrics-bind-address", "127.0.0.1:" + strconv.Itoa(s.Ports.ControllerMetrics)},
+		// Plain HTTP for the lab's Prometheus and the e2e tests, which
+		// present no token (docs/lab.md); the secure default is proven by
+		// cmd/ironlb's TestControllerCommand.
+		[2]string{"metrics-secure", "false"},
 		[2]string{"log-format", "text"},
 	)
 	if err != nil {
@@ -123,6 +127,9 @@ func speakerProcs(s *State, p Plan, flags map[string]bool) ([]*Proc, error) {
 			[2]string{"kubeconfig", kubeconfig},
 			// The node's own address, not whatever a pod IP on lo might be.
 			[2]string{"memberlist-bind-address", netip.AddrPortFrom(p.NodeIPs(h)[0], uint16(port)).String()},
+			// Plain HTTP, as for the controller (TestSpeakerCommand proves
+			// the secure default).
+			[2]string{"metrics-secure", "false"},
 			[2]string{"log-format", "text"},
 			// Go's profiles on the node namespace's own loopback, for
 			// diagnosis (docs/lab.md).

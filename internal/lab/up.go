@@ -104,6 +104,9 @@ func Up(ctx context.Context, o UpOptions) (*State, error) {
 	if o.LB == "" {
 		o.LB = LBIronlb
 	}
+	if o.Monitoring && o.Kubelet.Real() {
+		return nil, errors.New("--monitoring with --kubelet real: ironlb's Pods serve /metrics over HTTPS to ServiceAccount tokens (--metrics-secure), which the lab's Prometheus does not present; monitor a lab with the stand-in kubelets")
+	}
 	var metallbDir string
 	if o.LB.MetalLB() {
 		if metallbDir, err = FindMetalLBDir(o.MetalLBDir); err != nil {

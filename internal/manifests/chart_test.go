@@ -164,3 +164,29 @@ func TestChartMemberlistSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestChartMetricsSecure: by default the controller and the speaker keep
+// their secure metrics (no --metrics-secure flag: the commands' default is
+// true) and the chart renders the readers' ClusterRole; metrics.secure=false
+// passes --metrics-secure=false to both.
+func TestChartMetricsSecure(t *testing.T) {
+	t.Parallel()
+	args := func(b *bundle) map[string][]string {
+		return map[string][]string{
+			"controller": deployment(t, b, "ironlb-controller").Spec.Template.Spec.Containers[0].Args,
+			"speaker":    daemonSet(t, b, "ironlb-speaker").Spec.Template.Spec.Containers[0].Args,
+		}
+	}
+	def := helmTemplate(t)
+	def.get(t, "ClusterRole", "ironlb-metrics-reader")
+	for c, a := range args(def) {
+		if slices.ContainsFunc(a, func(s string) bool { return strings.HasPrefix(s, "--metrics-secure") }) {
+			t.Errorf("%s args %q: want no --metrics-secure (secure by default)", c, a)
+		}
+	}
+	for c, a := range args(helmTemplate(t, "--set", "metrics.secure=false")) {
+		if !slices.Contains(a, "--metrics-secure=false") {
+			t.Errorf("metrics.secure=false: %s args %q lack --metrics-secure=false", c, a)
+		}
+	}
+}

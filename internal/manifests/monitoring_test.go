@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ironlb/ironlb/internal/monitoring"
@@ -87,15 +88,38 @@ func TestChartMonitoring(t *testing.T) {
 
 // TestDistMonitoring: dist/ironlb-monitoring.yaml (kustomize's rendering of
 // config/prometheus) holds the PodMonitors, the rules and the dashboard;
-// dist/ironlb-dashboard.json is the dashboard itself.
+// dist/ironlb-dashboard.json is the dashboard itself. The PodMonitors
+// scrape over HTTPS with the token of a ServiceAccount bound to the
+// ClusterRole dist/ironlb.yaml ships for readers of the secure /metrics.
 func TestDistMonitoring(t *testing.T) {
 	t.Parallel()
 	b := loadFile(t, distMonitoring)
 	checkMonitoring(t, b, distMonitoring)
+	secret := b.get(t, "Secret", "ironlb-metrics-scraper-token")
+	sa := secret.GetAnnotations()["kubernetes.io/service-account.name"]
+	b.get(t, "ServiceAccount", sa)
+	binding := b.get(t, "ClusterRoleBinding", "ironlb-metrics-scraper")
+	role, _, _ := unstructured.NestedString(binding.Object, "roleRef", "name")
+	loadFile(t, distManifest).get(t, "ClusterRole", role)
+	if subjects, _, _ := unstructured.NestedSlice(binding.Object, "subjects"); len(subjects) != 1 ||
+		subjects[0].(map[string]any)["name"] != sa || subjects[0].(map[string]any)["namespace"] != namespace {
+		t.Errorf("ClusterRoleBinding %s subjects %v, want ServiceAccount %s/%s", binding.GetName(), subjects, namespace, sa)
+	}
 	for _, name := range []string{"ironlb-controller", "ironlb-speaker"} {
-		b.get(t, "PodMonitor", name)
+		pm := b.get(t, "PodMonitor", name)
+		eps, _, _ := unstructured.NestedSlice(pm.Object, "spec", "podMetricsEndpoints")
+		for _, e := range eps {
+			ep := e.(map[string]any)
+			cred, _, _ := unstructured.NestedString(ep, "authorization", "credentials", "name")
+			if ep["scheme"] != "https" || cred != secret.GetName() {
+				t.Errorf("PodMonitor %s endpoint %v: want scheme https and the token of Secret %s", name, ep, secret.GetName())
+			}
+		}
 	}
 	for _, o := range b.objs {
+		if o.GetKind() == "ClusterRoleBinding" {
+			continue
+		}
 		if o.GetNamespace() != namespace {
 			t.Errorf("%s %s in namespace %q, want %s", o.GetKind(), o.GetName(), o.GetNamespace(), namespace)
 		}

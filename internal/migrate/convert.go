@@ -144,7 +144,64 @@ func Convert(src *Source, to string) *Plan {
 	res := config.Build(config.Input{Namespace: to, Objects: p.Objects, Secrets: p.Secrets})
 	p.Problems = append(p.Problems, res.Problems()...)
 	p.Services = planServices(src.Services, res.Snapshot)
+	p.allowSharingAcrossNamespaces(src.Services, res.Snapshot)
 	return p
+}
+
+// allowSharingAcrossNamespaces sets allowCrossNamespaceSharing on every
+// converted pool one of whose addresses Services of several namespaces
+// share under one allow-shared-ip key. MetalLB lets any namespace share;
+// ironlb does only where the pool allows it. ironlb would keep the shares
+// that exist anyway (it refuses only new ones), but a Service of the group
+// that is recreated, or a new member, would be refused: the switch must
+// not change what works. A note names each pool so the operator can take
+// the permission away deliberately.
+func (p *Plan) allowSharingAcrossNamespaces(svcs []corev1.Service, snap *config.Snapshot) {
+	if snap == nil {
+		return
+	}
+	type group struct{ pool, ip, key string }
+	namespaces := map[group][]string{}
+	for i := range svcs {
+		svc := &svcs[i]
+		if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			continue
+		}
+		req, err := ipam.ParseServiceRequest(svc.Annotations, svc.Spec.LoadBalancerIP)
+		if err != nil || req.SharingKey == "" {
+			continue
+		}
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			a, err := netip.ParseAddr(in.IP)
+			if err != nil {
+				continue
+			}
+			if pool, ok := snap.PoolFor(a); ok {
+				g := group{pool.Name, a.String(), req.SharingKey}
+				if !slices.Contains(namespaces[g], svc.Namespace) {
+					namespaces[g] = append(namespaces[g], svc.Namespace)
+				}
+			}
+		}
+	}
+	why := map[string][]string{}
+	for g, nss := range namespaces {
+		if len(nss) > 1 {
+			slices.Sort(nss)
+			why[g.pool] = append(why[g.pool], fmt.Sprintf("%s (namespaces %s)", g.ip, strings.Join(nss, ", ")))
+		}
+	}
+	for i := range p.Objects.IPAddressPools {
+		pool := &p.Objects.IPAddressPools[i]
+		shared := why[pool.Name]
+		if len(shared) == 0 || pool.Spec.AllowCrossNamespaceSharing {
+			continue
+		}
+		slices.Sort(shared)
+		pool.Spec.AllowCrossNamespaceSharing = true
+		p.Notes = append(p.Notes, fmt.Sprintf("IPAddressPool %s: allowCrossNamespaceSharing set, because Services of several namespaces share %s as MetalLB allows; without it ironlb would refuse new shares across namespaces (the existing ones are kept)",
+			pool.Name, strings.Join(shared, "; ")))
+	}
 }
 
 // cleanCR is the manifest of cr as it will be created in namespace to:

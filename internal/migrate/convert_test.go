@@ -179,6 +179,41 @@ func TestConvertServices(t *testing.T) {
 
 // TestConvertRefuses: what ironlb would refuse is reported, naming the
 // object, whether the API server (schema) or ironlb's rules refuse it.
+// TestConvertSharingAcrossNamespaces: a pool whose address Services of two
+// namespaces share under one key (MetalLB allows it) is converted with
+// allowCrossNamespaceSharing, with a note; a pool shared within one
+// namespace, or by Services without one key, is not.
+func TestConvertSharingAcrossNamespaces(t *testing.T) {
+	src := liveSource(t)
+	shared := func(key string) map[string]string {
+		return map[string]string{"metallb.universe.tf/allow-shared-ip": key}
+	}
+	src.Services = []corev1.Service{
+		lbService("dns", "udp", shared("dns"), nil, "10.0.0.1"),
+		lbService("web", "tcp", shared("dns"), nil, "10.0.0.1"),
+		lbService("web", "a", shared("web"), nil, "10.0.1.0"),
+		lbService("web", "b", shared("web"), nil, "10.0.1.0"),
+	}
+	p := Convert(src, "ironlb-system")
+	if len(p.Problems) > 0 {
+		t.Fatalf("problems: %v", p.Problems)
+	}
+	for _, pool := range p.Objects.IPAddressPools {
+		if want := pool.Name == "lab"; pool.Spec.AllowCrossNamespaceSharing != want {
+			t.Errorf("pool %s: allowCrossNamespaceSharing %v, want %v", pool.Name, pool.Spec.AllowCrossNamespaceSharing, want)
+		}
+	}
+	var notes []string
+	for _, n := range p.Notes {
+		if strings.Contains(n, "allowCrossNamespaceSharing") {
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "IPAddressPool lab") || !strings.Contains(notes[0], "10.0.0.1 (namespaces dns, web)") {
+		t.Errorf("notes %q: want one naming pool lab, 10.0.0.1 and both namespaces", notes)
+	}
+}
+
 func TestConvertRefuses(t *testing.T) {
 	src := &Source{Namespace: "metallb-system", CRs: []unstructured.Unstructured{
 		cr(t, `apiVersion: metallb.io/v1beta1

@@ -2,7 +2,6 @@ package speaker
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 
@@ -18,12 +17,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/bgp"
 	"github.com/ironlb/ironlb/internal/configread"
 	"github.com/ironlb/ironlb/internal/layer2"
+	"github.com/ironlb/ironlb/internal/metrics"
 )
 
 // EventSource is the reporting controller of the Events the speaker
@@ -82,10 +81,8 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme: scheme,
 		Cache:  cacheOptions(opts),
-		Metrics: metricsserver.Options{
-			BindAddress: opts.MetricsBindAddress,
-			TLSOpts:     []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
-		},
+		Metrics: metrics.Serving{BindAddress: opts.MetricsBindAddress, Secure: opts.MetricsSecure,
+			CertDir: opts.MetricsCertDir}.Options(),
 		HealthProbeBindAddress: opts.HealthProbeBindAddress,
 		PprofBindAddress:       opts.PprofBindAddress,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(opts.skipNameValidation)},

@@ -73,6 +73,13 @@ type Options struct {
 	// MetricsBindAddress is where /metrics is served; "0" disables it.
 	// Default DefaultMetricsBindAddress.
 	MetricsBindAddress string
+	// MetricsSecure serves metrics over HTTPS with Kubernetes
+	// authentication and authorization (a self-signed certificate unless
+	// MetricsCertDir holds tls.crt and tls.key); see metrics.Serving.
+	// Plain HTTP otherwise. The command turns it on unless
+	// --metrics-secure=false.
+	MetricsSecure  bool
+	MetricsCertDir string
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" disables
 	// them. Default DefaultHealthProbeBindAddress.
 	HealthProbeBindAddress string

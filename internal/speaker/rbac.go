@@ -5,7 +5,8 @@ package speaker
 // its own subnets annotation), Services and EndpointSlices (read; and
 // patch the status of Services, for their ironlb.io/Announced condition),
 // ServiceL2Statuses and ServiceBGPStatuses (write, in the Services'
-// namespaces), Events. In the ironlb namespace only: the configuration
+// namespaces), Events, TokenReviews and SubjectAccessReviews (to decide
+// who may read its secure /metrics). In the ironlb namespace only: the configuration
 // CRs, Secrets (BGP passwords and the memberlist Secret) and the legacy
 // ConfigMap. A legacy ConfigMap in
 // another namespace (--config-map) needs a Role there too.
@@ -20,6 +21,8 @@ package speaker
 // +kubebuilder:rbac:groups=ironlb.io,resources=servicebgpstatuses/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // +kubebuilder:rbac:groups=ironlb.io,namespace=ironlb-system,resources=ipaddresspools;l2advertisements;bgpadvertisements;bgppeers;bfdprofiles;communities,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets;configmaps,verbs=get;list;watch
