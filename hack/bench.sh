@@ -21,6 +21,9 @@ step "control-plane binaries" hack/build-k8s.sh
 step "1,000 LoadBalancer Services against a real API server" \
 	env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/controller-1000.txt" \
 	go test -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBench1000Services$' -v ./internal/controller/
+step "leaseFencing: Lease writes per second, 100 addresses held" \
+	env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/lease-writes.txt" \
+	go test -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchLeaseWrites$' -v ./internal/fence/
 # Layer 2 failover runs on a lab of its own (test/e2e brings one up with a
 # unique prefix and takes it down): it needs root and every control-plane
 # binary.

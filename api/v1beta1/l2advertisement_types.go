@@ -87,6 +87,33 @@ type L2AdvertisementSpec struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=15
 	Interfaces []string `json:"interfaces,omitempty"`
+
+	// leaseFencing, when set, lets a node answer for an address of this
+	// advertisement only while it holds a Lease (coordination.k8s.io) for
+	// the address, named ironlb-l2-<address> in ironlb's namespace. Two
+	// nodes that disagree about who answers (memberlist partitioned, a node
+	// starved) then cannot both answer: at most one holds the Lease. The
+	// price: after a node fails, the next one answers only once the failed
+	// node's Lease has expired (up to leaseDuration later), and the
+	// holders renew every Lease a quarter of leaseDuration apart (4 API
+	// server writes per address per leaseDuration). A node cut off from
+	// the API server stops answering half a leaseDuration after its
+	// renewals start failing. ironlb only: MetalLB has no such field.
+	// +optional
+	LeaseFencing *LeaseFencing `json:"leaseFencing,omitempty"`
+}
+
+// LeaseFencing makes the announcing node hold a Lease per address.
+type LeaseFencing struct {
+	// leaseDuration is how long a Lease stays valid without renewal: the
+	// longest a failover waits for it, 2s to 60s. Defaults to 6s.
+	// +optional
+	// +kubebuilder:default="6s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",messageExpression="'spec.leaseFencing.leaseDuration ' + self + ' is not a duration such as 6s or 1m'"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('2s') && duration(self) <= duration('60s'))",messageExpression="'spec.leaseFencing.leaseDuration ' + self + ' must be from 2s to 60s'"
+	LeaseDuration *metav1.Duration `json:"leaseDuration,omitempty"`
 }
 
 // L2Spread is how a pool's addresses are shared out among the nodes that

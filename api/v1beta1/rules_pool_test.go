@@ -83,7 +83,25 @@ interfaces: [eth0, bond0.100]
 		{name: "interface name too long", spec: "interfaces: [a-very-long-ifname]", want: []string{"spec.interfaces[0]", "more than 15 bytes"}},
 		{name: "empty pool name", spec: "ipAddressPools: ['']", want: []string{"spec.ipAddressPools[0]"}},
 		{name: "duplicate pool", spec: "ipAddressPools: [a, a]", want: []string{"Duplicate value"}},
+		{name: "lease fencing, default duration", spec: "leaseFencing: {}"},
+		{name: "lease fencing 30s", spec: "leaseFencing: {leaseDuration: 30s}"},
+		{name: "lease too short", spec: "leaseFencing: {leaseDuration: 1500ms}", want: []string{"spec.leaseFencing.leaseDuration 1500ms must be from 2s to 60s"}},
+		{name: "lease too long", spec: "leaseFencing: {leaseDuration: 2m}", want: []string{"must be from 2s to 60s"}},
+		{name: "lease not a duration", spec: "leaseFencing: {leaseDuration: soon}", want: []string{"is not a duration such as 6s"}},
 	})
+}
+
+// TestL2AdvertisementLeaseDefault: leaseFencing: {} gets the 6 s Lease.
+func TestL2AdvertisementLeaseDefault(t *testing.T) {
+	v := newObjectValidator(t, loadCRDs(t)["L2Advertisement"])
+	obj := decode(t, objectYAML("L2Advertisement", "spec", "leaseFencing: {}"))
+	if errs := v.validate(obj, nil); len(errs) > 0 {
+		t.Fatalf("rejected: %s", errorText(errs))
+	}
+	want := map[string]any{"leaseFencing": map[string]any{"leaseDuration": "6s"}}
+	if diff := cmp.Diff(want, obj["spec"]); diff != "" {
+		t.Errorf("defaulted spec (-want +got):\n%s", diff)
+	}
 }
 
 // long returns a string of n letters.

@@ -134,7 +134,7 @@ spec: {ipAddressPools: [a], interfaces: [eth0], typo: 1}
 		t.Errorf("pools %+v, want a only", rep.Pools)
 	}
 	want := []errorReport{
-		{Object: "L2Advertisement/l2 (" + f + " document 3)", Field: "spec.typo", Message: `unknown field; valid fields here are interfaces, ipAddressPoolSelectors, ipAddressPools, nodeSelectors`},
+		{Object: "L2Advertisement/l2 (" + f + " document 3)", Field: "spec.typo", Message: `unknown field; valid fields here are interfaces, ipAddressPoolSelectors, ipAddressPools, leaseFencing, nodeSelectors`},
 		{Object: "IPAddressPool/b (" + f + " document 2)", Field: "spec.addresses[0]", Message: `"10.0.0.128/25": overlaps 10.0.0.0/24 of IPAddressPool "a"`},
 	}
 	if len(rep.Errors) != len(want) {

@@ -81,7 +81,7 @@ metadata: {name: st}
 		`ConfigMap (a.yaml document 6): a second legacy configuration`,
 		`IPAddressPool "old" (a.yaml document 7): apiVersion metallb.io/v1alpha1 is not supported`,
 		`AddressPool "older" (a.yaml document 8): AddressPool is MetalLB's removed kind`,
-		`L2Advertisement "l2" (a.yaml document 9): spec.nodeSelector: unknown field; valid fields here are interfaces, ipAddressPoolSelectors, ipAddressPools, nodeSelectors`,
+		`L2Advertisement "l2" (a.yaml document 9): spec.nodeSelector: unknown field; valid fields here are interfaces, ipAddressPoolSelectors, ipAddressPools, leaseFencing, nodeSelectors`,
 		`document (a.yaml document 10): not a mapping`,
 	}
 	var got []string

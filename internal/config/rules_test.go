@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -393,6 +394,18 @@ func TestCrossObjectRules(t *testing.T) {
 				{ObjectMeta: meta("l2", 2), Spec: v1beta1.L2AdvertisementSpec{Spread: "even"}},
 			}}},
 			want: []string{`L2Advertisement "l2" (CR): spec.spread "even": must be Hash or Even`},
+		},
+		{
+			name: "leaseFencing: 2s to 60s",
+			in: Input{Objects: Objects{L2Advertisements: []v1beta1.L2Advertisement{
+				{ObjectMeta: meta("default", 0), Spec: v1beta1.L2AdvertisementSpec{LeaseFencing: &v1beta1.LeaseFencing{}}},
+				{ObjectMeta: meta("short", 1), Spec: v1beta1.L2AdvertisementSpec{LeaseFencing: &v1beta1.LeaseFencing{LeaseDuration: &metav1.Duration{Duration: time.Second}}}},
+				{ObjectMeta: meta("long", 2), Spec: v1beta1.L2AdvertisementSpec{LeaseFencing: &v1beta1.LeaseFencing{LeaseDuration: &metav1.Duration{Duration: time.Hour}}}},
+			}}},
+			want: []string{
+				`L2Advertisement "long" (CR): spec.leaseFencing.leaseDuration "1h0m0s": must be from 2s to 1m0s`,
+				`L2Advertisement "short" (CR): spec.leaseFencing.leaseDuration "1s": must be from 2s to 1m0s`,
+			},
 		},
 		{
 			name: "localPref clash only when the service selectors may select one Service",

@@ -130,8 +130,11 @@ type L2Advertisement struct {
 	Interfaces []string
 	// Even asks for the even spread of the pools' addresses over the
 	// nodes (spec.spread: Even).
-	Even   bool
-	Origin Origin
+	Even bool
+	// LeaseDuration, when positive, fences the addresses with a Lease of
+	// that duration each (spec.leaseFencing).
+	LeaseDuration time.Duration
+	Origin        Origin
 }
 
 // PreferredNodes is one preferredNodeSelectors entry: nodes Selector selects

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"fmt"
 	"reflect"
 	"slices"
@@ -50,6 +52,13 @@ func (a *adRefs) selectPools(sel PoolSelection, p *problems) (names []string, ex
 	return slices.Compact(names), explicit
 }
 
+// The Lease durations of an L2Advertisement's leaseFencing.
+const (
+	DefaultLeaseDuration = 6 * time.Second
+	MinLeaseDuration     = 2 * time.Second
+	MaxLeaseDuration     = 60 * time.Second
+)
+
 func (b *builder) buildL2Advertisements(cands []candidate[v1beta1.L2Advertisement], refs *adRefs) *kindRun[v1beta1.L2Advertisement, L2Advertisement] {
 	r := newKindRun(b, KindL2Advertisement, cands, b.prev.L2Advertisement)
 	r.validate(func(c *candidate[v1beta1.L2Advertisement], p *problems) L2Advertisement {
@@ -84,6 +93,15 @@ func (b *builder) buildL2Advertisements(cands []candidate[v1beta1.L2Advertisemen
 		for i, n := range s.Interfaces {
 			if n == "" {
 				p.add(v1beta1.ReasonInvalidSpec, fmt.Sprintf("spec.interfaces[%d]", i), "", "empty interface name")
+			}
+		}
+		if f := s.LeaseFencing; f != nil {
+			ad.LeaseDuration = DefaultLeaseDuration
+			if f.LeaseDuration != nil {
+				ad.LeaseDuration = f.LeaseDuration.Duration
+			}
+			if ad.LeaseDuration < MinLeaseDuration || ad.LeaseDuration > MaxLeaseDuration {
+				p.add(v1beta1.ReasonInvalidSpec, "spec.leaseFencing.leaseDuration", ad.LeaseDuration.String(), "must be from %s to %s", MinLeaseDuration, MaxLeaseDuration)
 			}
 		}
 		ad.Pools, _ = refs.selectPools(ad.PoolSelection, p)

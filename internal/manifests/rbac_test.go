@@ -95,6 +95,10 @@ func checkRBAC(t *testing.T, b *bundle) {
 			{verb: "create", resource: "events"},
 			// The ironlb.io/Announced condition (a merge patch).
 			{verb: "patch", resource: "services/status"},
+			// leaseFencing: a Lease per fenced address, in ironlb's
+			// namespace only.
+			{verb: "create", group: "coordination.k8s.io", resource: "leases", namespaced: true},
+			{verb: "update", group: "coordination.k8s.io", resource: "leases", namespaced: true},
 		},
 		denied: []access{
 			{verb: "update", resource: "services/status"},
@@ -104,7 +108,7 @@ func checkRBAC(t *testing.T, b *bundle) {
 			{verb: "create", group: "ironlb.io", resource: "ipaddresspools", namespaced: true},
 			{verb: "list", resource: "secrets"},
 			{verb: "create", resource: "secrets", namespaced: true},
-			{verb: "create", group: "coordination.k8s.io", resource: "leases", namespaced: true},
+			{verb: "create", group: "coordination.k8s.io", resource: "leases"},
 			{verb: "delete", resource: "nodes"},
 		},
 	}}

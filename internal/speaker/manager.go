@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -21,6 +22,7 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/bgp"
 	"github.com/ironlb/ironlb/internal/configread"
+	"github.com/ironlb/ironlb/internal/fence"
 	"github.com/ironlb/ironlb/internal/layer2"
 	"github.com/ironlb/ironlb/internal/metrics"
 )
@@ -115,6 +117,21 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 		membersTrigger: make(chan struct{}, 1),
 	}
 	s.membersView = &membersWriter{s: s}
+	// The Leases of leaseFencing get a client of their own without a
+	// client-side rate limit: a renewal held back by the limiter of the
+	// speaker's other requests (a burst of status writes) would cost the
+	// node its addresses. The API server's priority and fairness still
+	// applies.
+	fenceCfg := rest.CopyConfig(mgr.GetConfig())
+	fenceCfg.QPS = -1
+	fenceClient, err := kubernetes.NewForConfig(fenceCfg)
+	if err != nil {
+		return nil, fmt.Errorf("the Lease client of leaseFencing: %w", err)
+	}
+	s.fence = fence.New(fence.Config{
+		Client: fenceClient.CoordinationV1(), Namespace: opts.Namespace, Identity: opts.NodeName,
+		OnChange: func() { kick(s.trigger) }, Log: log.With("component", "fence"),
+	})
 	recorder := mgr.GetEventRecorder(EventSource)
 	s.recorder = recorder
 	s.conflicts = &conflictReporter{node: opts.NodeName, recorder: recorder, log: log}

@@ -6,10 +6,11 @@ package speaker
 // patch the status of Services, for their ironlb.io/Announced condition),
 // ServiceL2Statuses and ServiceBGPStatuses (write, in the Services'
 // namespaces), Events, TokenReviews and SubjectAccessReviews (to decide
-// who may read its secure /metrics). In the ironlb namespace only: the configuration
-// CRs, Secrets (BGP passwords and the memberlist Secret) and the legacy
-// ConfigMap. A legacy ConfigMap in
-// another namespace (--config-map) needs a Role there too.
+// who may read its secure /metrics). In the ironlb namespace only: the
+// configuration CRs, Secrets (BGP passwords and the memberlist Secret),
+// the legacy ConfigMap and the Leases of leaseFencing (one per fenced
+// address). A legacy ConfigMap in another namespace (--config-map) needs
+// a Role there too.
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
@@ -26,3 +27,4 @@ package speaker
 
 // +kubebuilder:rbac:groups=ironlb.io,namespace=ironlb-system,resources=ipaddresspools;l2advertisements;bgpadvertisements;bgppeers;bfdprofiles;communities,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=secrets;configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ironlb-system,resources=leases,verbs=get;create;update;delete

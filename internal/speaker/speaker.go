@@ -15,6 +15,7 @@ import (
 
 	"github.com/ironlb/ironlb/internal/config"
 	"github.com/ironlb/ironlb/internal/configread"
+	"github.com/ironlb/ironlb/internal/fence"
 	"github.com/ironlb/ironlb/internal/layer2"
 	"github.com/ironlb/ironlb/internal/membership"
 	"github.com/ironlb/ironlb/internal/speaker/decide"
@@ -56,6 +57,7 @@ type Speaker struct {
 	bgp        *bgpAnnouncer
 	bgpStatus  *statusWriter // ServiceBGPStatuses
 	announced  *announcedWriter
+	fence      *fence.Fence // the Leases of leaseFencing
 	// scan lists the node's interfaces (in the node's network namespace).
 	scan func() ([]decide.Interface, error)
 
@@ -319,6 +321,12 @@ func (s *Speaker) handOver() {
 		}
 	}
 	s.responders.closeAll()
+	// Only now, answering nothing, give the Leases up.
+	if s.opts.crashOnStop {
+		s.fence.Abandon()
+	} else {
+		s.fence.Stop()
+	}
 }
 
 // cleanUp removes what the speaker wrote: its ServiceL2Statuses and its

@@ -328,6 +328,11 @@ func (p *prepared) finish(res *IP, ai *addrInfo, advs []int, w int) {
 	res.Node = p.cands[w].Name
 	if w == p.self {
 		res.Interfaces = p.interfaces(ai.addr, advs, p.self)
+		for _, i := range advs {
+			if p.selects[i][w] {
+				res.LeaseDuration = max(res.LeaseDuration, p.advs[i].LeaseDuration)
+			}
+		}
 	}
 }
 

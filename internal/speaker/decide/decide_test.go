@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -382,5 +383,50 @@ func TestDecideSortedAndMapped(t *testing.T) {
 	want := []netip.Addr{ipOther, ipMain, ipMain6}
 	if !slices.Equal(got, want) {
 		t.Errorf("addresses %v, want %v (sorted, unmapped, invalid dropped)", got, want)
+	}
+}
+
+// TestDecideLeaseDuration: the winner learns the longest leaseFencing
+// duration of the advertisements under which it answers, and nothing
+// else carries one: advertisements without fencing, or selecting other
+// nodes only, do not count.
+func TestDecideLeaseDuration(t *testing.T) {
+	fenced := func(d string) *v1beta1.LeaseFencing {
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &v1beta1.LeaseFencing{LeaseDuration: &metav1.Duration{Duration: dur}}
+	}
+	zoneB := []metav1.LabelSelector{{MatchLabels: map[string]string{"zone": "b"}}}
+	in := Input{
+		Config: snapshot(t,
+			adv("plain", v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"main", "side"}}),
+			adv("fenced", v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"main"}, LeaseFencing: fenced("6s")}),
+			adv("longer-for-b", v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"main"}, NodeSelectors: zoneB, LeaseFencing: fenced("20s")}),
+		),
+		Nodes:    nodes(),
+		Services: []Service{svc("ns/main", ipMain), svc("ns/side", ipSide)},
+	}
+	for _, self := range allNodes {
+		in.Self, in.Members = self, []string{self} // self wins what it can
+		res := Decide(&in)
+		if entry(t, res, ipMain).Node != self {
+			t.Fatalf("%s alone does not win %s", self, ipMain)
+		}
+		for _, a := range []netip.Addr{ipMain, ipSide} {
+			ip := entry(t, res, a)
+			var want time.Duration
+			switch {
+			case ip.Node != self || a == ipSide:
+			case self == "node1":
+				want = 6 * time.Second
+			default:
+				want = 20 * time.Second
+			}
+			if ip.LeaseDuration != want {
+				t.Errorf("%s deciding %s (won by %s): LeaseDuration %s, want %s", self, a, ip.Node, ip.LeaseDuration, want)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package decide
 
 import (
+	"time"
+
 	"net/netip"
 
 	"github.com/ironlb/ironlb/internal/config"
@@ -85,4 +87,9 @@ type IP struct {
 	Interfaces []string
 	// Reason says why no node answers, when Node is empty.
 	Reason string
+	// LeaseDuration, set only when Node is Self, is the longest
+	// leaseFencing duration of the L2Advertisements under which Self
+	// answers; when positive Self must hold the address's Lease before it
+	// answers. Zero: no fencing.
+	LeaseDuration time.Duration
 }
