@@ -79,6 +79,7 @@ func TestLayer2(t *testing.T) {
 	t.Run("speaker crash loop on node1: other nodes' addresses never move", l.testSpeakerCrashLoop)
 	t.Run("etcd SIGKILLed and restarted: traffic and addresses unaffected", l.testEtcdRestart)
 	t.Run("link flap: the node takes its address back with gratuitous ARP and unsolicited NA", l.testLinkFlap)
+	t.Run("memberlist partition: two answers without leaseFencing, one with", l.testMemberlistPartition)
 	t.Run("address conflict: another host claiming a Service address is reported", l.testAddressConflict)
 	t.Run("ironlb status names the addresses and the announcing node", l.testStatusCommand)
 	t.Run("preferredNodeSelectors weights add up across advertisements", l.testSummedWeights)
