@@ -35,6 +35,12 @@ if ((EUID == 0)); then
 	step "BGP in the lab (Service create → route, BFD failure detection; 20 runs each)" \
 		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/bgp.txt" \
 		go test -tags e2e -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchBGP$' -v ./test/e2e/
+	step "ARP and NDP request floods (20,000/s) against a responder, real namespaces" \
+		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/flood.txt" \
+		go test -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchFlood$' -v ./internal/layer2/
+	step "long faults in the lab (kube-apiserver stopped 60 s under traffic)" \
+		env IRONLB_BENCH=1 IRONLB_BENCH_OUT="$out/faults.txt" \
+		go test -tags e2e -count=1 -timeout "$BENCH_TIMEOUT" -run '^TestBenchFaults$' -v ./test/e2e/
 	# IRONLB_SCALE_NODES (30), IRONLB_SCALE_SERVICES (5000) and
 	# IRONLB_SCALE_WINDOW (10m per false-failover condition, three of them)
 	# size it. With the defaults the burst has not yet completed on a 2-core

@@ -37,6 +37,12 @@ election one allocates and the others wait.`,
 			if err != nil {
 				return err
 			}
+			if err := o.Check(); err != nil {
+				return err
+			}
+			if up, err := waitForAPIServer(cmd.Context(), cfg, apiWaitMaxController); !up {
+				return err
+			}
 			return runController(cmd.Context(), cfg, o, wo)
 		},
 	}

@@ -3,14 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
@@ -117,4 +121,91 @@ func TestControllerCommand(t *testing.T) {
 		poll(t, path, func() error { _, err := get(ctx, "http://"+health+path); return err })
 	}
 	checkSecureMetrics(t, readers, metrics, `ironlb_allocator_addresses_in_use{family="IPv4",pool="default"} 1`)
+}
+
+// TestControllerWaitsForAPIServer starts `ironlb controller` while its API
+// server cannot be reached (its kubeconfig names a port nothing listens on
+// yet): it must wait, not exit — in a cluster an exit means the kubelet's
+// crash-loop back-off, minutes of delay after the API server returns —
+// and give a Service its address once a forwarder to the API server opens
+// on that port.
+//
+// Seen failing without waitForAPIServer: "waiting for the Service's
+// address: ingress []", the child having exited with "creating the
+// manager: failed to determine if *v1.Secret is namespaced: ...".
+func TestControllerWaitsForAPIServer(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	ns := env.NewNamespace(t)
+	pool := &v1beta1.IPAddressPool{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"},
+		Spec:       v1beta1.IPAddressPoolSpec{Addresses: []string{"10.71.0.0/30"}},
+	}
+	if err := env.Client.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	late := freeAddr(t)
+	kc, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kc.Clusters {
+		c.Server = "https://" + late
+		c.TLSServerName = u.Hostname()
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	stop := startCommand(t, "controller", "--log-level", "warn", "--kubeconfig", kubeconfig, "--namespace", ns,
+		"--health-probe-bind-address", "0", "--metrics-bind-address", "0", "--leader-elect=false")
+	defer stop()
+
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: corev1.ServiceSpec{
+			Type:                          corev1.ServiceTypeLoadBalancer,
+			AllocateLoadBalancerNodePorts: ptr.To(false),
+			Ports:                         []corev1.ServicePort{{Port: 80}},
+		},
+	}
+	if err := env.Client.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // a few failed attempts (1 s, then 2 s apart)
+
+	// The API server "returns": a forwarder opens on the port.
+	ln, err := net.Listen("tcp", late)
+	if err != nil {
+		t.Fatalf("listening on %s: %v", late, err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	poll(t, "the Service's address", func() error {
+		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, svc); err != nil {
+			return err
+		}
+		if len(svc.Status.LoadBalancer.Ingress) == 0 {
+			return fmt.Errorf("ingress %+v", svc.Status.LoadBalancer.Ingress)
+		}
+		return nil
+	})
 }

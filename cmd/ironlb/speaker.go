@@ -41,6 +41,12 @@ ServiceBGPStatus objects and session changes in Events on the Node.`,
 			if err != nil {
 				return err
 			}
+			if err := o.Check(); err != nil {
+				return err
+			}
+			if up, err := waitForAPIServer(cmd.Context(), cfg, apiWaitMaxSpeaker); !up {
+				return err
+			}
 			return speaker.Run(cmd.Context(), cfg, o)
 		},
 	}

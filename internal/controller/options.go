@@ -143,6 +143,15 @@ func (o Options) withDefaults() Options {
 
 // validate checks the options after defaulting; messages name the option,
 // the bad value and what would be valid.
+// Check reports what is wrong with the options, as NewManager would,
+// without contacting the API server.
+func (o Options) Check() error {
+	if err := o.withDefaults().validate(); err != nil {
+		return fmt.Errorf("%s options: %w", "controller", err)
+	}
+	return nil
+}
+
 func (o Options) validate() error {
 	var errs []error
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
