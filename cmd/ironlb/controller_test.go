@@ -19,6 +19,7 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/testenv"
+	"github.com/ironlb/ironlb/internal/testkit"
 )
 
 func TestControllerFlagDefaults(t *testing.T) {
@@ -183,22 +184,7 @@ func TestControllerWaitsForAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listening on %s: %v", late, err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", u.Host)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-		}
-	}()
+	t.Cleanup(testkit.Forward(ln, u.Host).Close)
 	poll(t, "the Service's address", func() error {
 		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, svc); err != nil {
 			return err

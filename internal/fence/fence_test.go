@@ -1,12 +1,10 @@
 package fence
 
 import (
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,10 +242,7 @@ func TestCutOffHolderStopsFirst(t *testing.T) {
 // connection and refuses new ones, as a partition would.
 type cutProxy struct {
 	config *rest.Config
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn
-	done   atomic.Bool
+	cut    func()
 }
 
 func newCutProxy(t *testing.T, cfg *rest.Config) *cutProxy {
@@ -260,53 +255,10 @@ func newCutProxy(t *testing.T, cfg *rest.Config) *cutProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, config: rest.CopyConfig(cfg)}
+	f := testkit.Forward(ln, u.Host)
+	t.Cleanup(f.Close)
+	p := &cutProxy{config: rest.CopyConfig(cfg), cut: f.Close}
 	p.config.Host = "https://" + ln.Addr().String()
 	p.config.ServerName = u.Hostname()
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", u.Host)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			if !p.track(c, up) {
-				return
-			}
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-		}
-	}()
 	return p
-}
-
-// track remembers the pair, or closes it when the proxy is cut.
-func (p *cutProxy) track(cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done.Load() {
-		for _, c := range cs {
-			_ = c.Close()
-		}
-		return false
-	}
-	p.conns = append(p.conns, cs...)
-	return true
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done.Swap(true) {
-		return
-	}
-	_ = p.ln.Close()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
 }

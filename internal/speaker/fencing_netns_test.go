@@ -9,7 +9,6 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,7 +17,6 @@ import (
 	"github.com/ironlb/ironlb/internal/fence"
 	"github.com/ironlb/ironlb/internal/netnstest"
 	"github.com/ironlb/ironlb/internal/speaker/decide"
-	"github.com/ironlb/ironlb/internal/testenv"
 	"github.com/ironlb/ironlb/internal/testkit"
 )
 
@@ -44,55 +42,19 @@ func TestLeaseFencing(t *testing.T) {
 }
 
 func testLeaseFencing(t *testing.T, fenced bool) {
-	env := testenv.Start(t)
-	nw := netnstest.New(t, netnstest.Options{Prefix: "ifen"})
-	asker := nw.AddHost("client", 9)
-	ctx := t.Context()
-	c := env.Client
-	ns, app := env.NewNamespace(t), env.NewNamespace(t)
-	port := freeLoopbackPort(t)
-	mustCreate := func(o client.Object) {
-		t.Helper()
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	names := []string{"node1", "node2"}
-	hosts := map[string]*netnstest.Host{}
-	for i, name := range names {
-		hosts[name] = nw.AddHost(name, i+1)
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		mustCreate(n)
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.0.0.%d", i+2)}}
-		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-		if err := c.Status().Update(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustCreate(&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lan"},
-		Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.201.0.100-10.201.0.110"}}})
-	adv := &v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lan"}}
+	var adv v1beta1.L2AdvertisementSpec
 	if fenced {
-		adv.Spec.LeaseFencing = &v1beta1.LeaseFencing{LeaseDuration: &metav1.Duration{Duration: fencingLease}}
+		adv.LeaseFencing = &v1beta1.LeaseFencing{LeaseDuration: &metav1.Duration{Duration: fencingLease}}
 	}
-	mustCreate(adv)
-	mustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: DefaultMemberlistSecretName},
-		Data: map[string][]byte{MemberlistSecretKey: []byte("a test secret")}})
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: app, Name: "web"},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: ptr.To(false),
-			Ports: []corev1.ServicePort{{Port: 80}}},
-	}
-	mustCreate(svc)
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: netnsVIP.String()}}
-	if err := c.Status().Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	rn := newRealNetwork(t, "ifen", true, adv)
+	env, asker, c, ns, hosts := rn.env, rn.asker, rn.env.Client, rn.ns, rn.hosts
+	ctx := t.Context()
+	names := []string{"node1", "node2"}
 
 	speakers := map[string]*testSpeaker{}
 	for i, name := range names {
 		// crash: a stop abandons the Leases, as a crash would.
-		speakers[name] = startSpeaker(t, env, ns, hosts[name], fmt.Sprintf("127.0.0.%d:%d", i+2, port), true)
+		speakers[name] = startSpeaker(t, env, ns, hosts[name], rn.memberlistAddress(i), true)
 	}
 	members := func(n int64) {
 		t.Helper()
@@ -133,7 +95,7 @@ func testLeaseFencing(t *testing.T, fenced bool) {
 
 	// The cut: every memberlist datagram and connection between the two
 	// dropped. Each declares the other failed.
-	heal := cutMemberlist(t, port)
+	heal := cutMemberlist(t, rn.port)
 	members(1)
 	start := time.Now()
 	macs := map[string]bool{}

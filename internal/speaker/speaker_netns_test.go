@@ -119,54 +119,14 @@ func TestSpeakersOnRealNetwork(t *testing.T) {
 }
 
 func testRealNetwork(t *testing.T, memberlist bool) {
-	env := testenv.Start(t)
-	nw := netnstest.New(t, netnstest.Options{Prefix: "ispk"})
-	asker := nw.AddHost("client", 9)
+	rn := newRealNetwork(t, "ispk", memberlist, v1beta1.L2AdvertisementSpec{})
+	env, asker, c, ns, app, hosts := rn.env, rn.asker, rn.env.Client, rn.ns, rn.app, rn.hosts
 	ctx := t.Context()
-	c := env.Client
-	ns := env.NewNamespace(t)
-	app := env.NewNamespace(t)
-	port := freeLoopbackPort(t)
-
-	mustCreate := func(o client.Object) {
-		t.Helper()
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hosts := map[string]*netnstest.Host{}
-	for i, name := range []string{"node1", "node2"} {
-		hosts[name] = nw.AddHost(name, i+1)
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		mustCreate(n)
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.0.0.%d", i+2)}}
-		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-		if err := c.Status().Update(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustCreate(&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lan"},
-		Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.201.0.100-10.201.0.110"}}})
-	mustCreate(&v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lan"}})
-	if memberlist {
-		mustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: DefaultMemberlistSecretName},
-			Data: map[string][]byte{MemberlistSecretKey: []byte("a test secret")}})
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: app, Name: "web"},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: ptr.To(false),
-			Ports: []corev1.ServicePort{{Port: 80}}},
-	}
-	mustCreate(svc)
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: netnsVIP.String()}}
-	if err := c.Status().Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
 
 	memberlistAddr := map[string]string{}
 	speakers := map[string]*testSpeaker{}
 	for i, name := range []string{"node1", "node2"} {
-		memberlistAddr[name] = fmt.Sprintf("127.0.0.%d:%d", i+2, port)
+		memberlistAddr[name] = rn.memberlistAddress(i)
 		speakers[name] = startSpeaker(t, env, ns, hosts[name], memberlistAddr[name], false)
 	}
 
@@ -273,6 +233,68 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 	if got := waitStatusNode(t, c, app, winner, testkit.Budget(crashDetect+apiReaction)); got != loser {
 		t.Errorf("ServiceL2Status names %s, want %s", got, loser)
 	}
+}
+
+// realNetwork is the cluster of the speaker tests on a real network: two
+// node namespaces (node1, node2) on 10.201.0.0/24 and a client; their
+// Nodes, whose InternalIPs 127.0.0.2 and 127.0.0.3 carry memberlist in the
+// root namespace, where the API server stays; pool "lan" with one
+// L2Advertisement; with memberlist its Secret; and Service web holding
+// netnsVIP. Only the layer 2 sockets live in the nodes' namespaces.
+type realNetwork struct {
+	env     *testenv.Env
+	asker   *netnstest.Host
+	hosts   map[string]*netnstest.Host
+	ns, app string // ironlb's namespace, the Service's
+	port    int    // the memberlist port
+}
+
+func newRealNetwork(t *testing.T, prefix string, memberlist bool, adv v1beta1.L2AdvertisementSpec) *realNetwork {
+	t.Helper()
+	env := testenv.Start(t)
+	nw := netnstest.New(t, netnstest.Options{Prefix: prefix})
+	rn := &realNetwork{env: env, asker: nw.AddHost("client", 9), hosts: map[string]*netnstest.Host{},
+		ns: env.NewNamespace(t), app: env.NewNamespace(t), port: freeLoopbackPort(t)}
+	ctx, c := t.Context(), env.Client
+	mustCreate := func(o client.Object) {
+		t.Helper()
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range []string{"node1", "node2"} {
+		rn.hosts[name] = nw.AddHost(name, i+1)
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		mustCreate(n)
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.0.0.%d", i+2)}}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+		if err := c.Status().Update(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(&v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: rn.ns, Name: "lan"},
+		Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"10.201.0.100-10.201.0.110"}}})
+	mustCreate(&v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Namespace: rn.ns, Name: "lan"}, Spec: adv})
+	if memberlist {
+		mustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: rn.ns, Name: DefaultMemberlistSecretName},
+			Data: map[string][]byte{MemberlistSecretKey: []byte("a test secret")}})
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: rn.app, Name: "web"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, AllocateLoadBalancerNodePorts: ptr.To(false),
+			Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	mustCreate(svc)
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: netnsVIP.String()}}
+	if err := c.Status().Update(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	return rn
+}
+
+// memberlistAddress is node i's (0-based) memberlist address.
+func (rn *realNetwork) memberlistAddress(i int) string {
+	return fmt.Sprintf("127.0.0.%d:%d", i+2, rn.port)
 }
 
 // handover sets the client's neighbour entry for the VIP to from's MAC,
