@@ -82,7 +82,8 @@ type Config struct {
 	// Identity is the holder name written into the Leases: the node.
 	Identity string
 	// OnChange is called, on a goroutine of the Fence, each time an
-	// address is gained or lost. It must not block.
+	// address is gained or lost, or another holder is seen. It must not
+	// block.
 	OnChange func()
 	// Log receives the gains and losses.
 	Log *slog.Logger
@@ -238,10 +239,15 @@ func (f *Fence) run(ctx context.Context, a netip.Addr, d time.Duration, e *entry
 				// after ctx has ended.
 				OnStartedLeading: func(lctx context.Context) { set(true, f.cfg.Identity, lctx) },
 				OnStoppedLeading: func() { set(false, "", nil) },
+				// A new holder seen: the caller may show who answers.
 				OnNewLeader: func(id string) {
 					f.mu.Lock()
+					changed := e.holder != id
 					e.holder = id
 					f.mu.Unlock()
+					if changed {
+						f.cfg.OnChange()
+					}
 				},
 			},
 		})

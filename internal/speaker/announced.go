@@ -105,13 +105,15 @@ func reporters(in *decide.Input) []string {
 // decision res of in (the Services the speaker announces, byKey) and all
 // the Services of the cache: ConditionAnnounced on the Services of in
 // with an address in a pool, none on the others (removed where present).
-func announcedTargetOf(self string, all []corev1.Service, in *decide.Input, res decide.Result, byKey map[string]*corev1.Service) *announcedTarget {
+// A Service with a pending address (leaseFencing: whether anyone answers
+// is not known yet) keeps the condition it has.
+func announcedTargetOf(self string, all []corev1.Service, in *decide.Input, res decide.Result, byKey map[string]*corev1.Service, pending map[netip.Addr]bool) *announcedTarget {
 	t := &announcedTarget{services: map[string]wantCondition{}}
 	candidates := reporters(in)
 	mine := map[string]bool{}
 	for i := range in.Services {
 		s := &in.Services[i]
-		if reporter(s.Key, s.IPs, candidates) == self {
+		if reporter(s.Key, s.IPs, candidates) == self && !slices.ContainsFunc(s.IPs, func(a netip.Addr) bool { return pending[a] }) {
 			mine[s.Key] = true
 		}
 	}

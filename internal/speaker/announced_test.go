@@ -73,7 +73,7 @@ func TestAnnouncedTarget(t *testing.T) {
 	for _, self := range []string{"n1", "n2"} {
 		in.Self = self
 		res := decide.Decide(&in)
-		tg := announcedTargetOf(self, all, &in, res, byKey)
+		tg := announcedTargetOf(self, all, &in, res, byKey, nil)
 		total += tg.notAnnounced
 		for key, w := range tg.services {
 			if prev, ok := seen[key]; ok {
@@ -119,7 +119,7 @@ func TestAnnouncedTarget(t *testing.T) {
 	cfg2, _ := announcedWorld(t)
 	in.Config = cfg2
 	for _, self := range []string{"n1", "n2"} {
-		tg := announcedTargetOf(self, all, &in, decide.Decide(&in), byKey)
+		tg := announcedTargetOf(self, all, &in, decide.Decide(&in), byKey, nil)
 		for key, w := range tg.services {
 			if key == "app/outside" || key == "app/plain" {
 				continue

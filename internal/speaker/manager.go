@@ -158,6 +158,11 @@ func Setup(mgr manager.Manager, opts Options) (*Speaker, error) {
 	if err := reg.Register(newNotAnnouncedGauge(func() int { return int(s.notAnnounced.Load()) })); err != nil {
 		return nil, fmt.Errorf("registering the announcement metrics: %w", err)
 	}
+	for _, g := range newFencedGauges(&s.fenced) {
+		if err := reg.Register(g); err != nil {
+			return nil, fmt.Errorf("registering the leaseFencing metrics: %w", err)
+		}
+	}
 	if err := reg.Register(newAnnouncedCollector(&s.announcedMetrics, opts.NodeName)); err != nil {
 		return nil, fmt.Errorf("registering the announcement metrics: %w", err)
 	}

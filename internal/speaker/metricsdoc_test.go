@@ -21,10 +21,10 @@ func TestMetricsDocumented(t *testing.T) {
 	}
 	descs := make(chan *prometheus.Desc, 100)
 	go func() {
-		for _, c := range []prometheus.Collector{
+		for _, c := range append([]prometheus.Collector{
 			newLayer2Collector(&layer2.Counters{}, nil, nil), newNotAnnouncedGauge(nil),
 			newAnnouncedCollector(&announcedMetrics{}, "n1"), newBGPCollector(nil), newMemberlistCollector(nil),
-		} {
+		}, newFencedGauges(&fencedCounts{})...) {
 			c.Describe(descs)
 		}
 		close(descs)

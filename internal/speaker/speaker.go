@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type Speaker struct {
 	bgpStatus  *statusWriter // ServiceBGPStatuses
 	announced  *announcedWriter
 	fence      *fence.Fence // the Leases of leaseFencing
+	fenced     fencedCounts // leaseFencing's addresses (metrics)
 	// scan lists the node's interfaces (in the node's network namespace).
 	scan func() ([]decide.Interface, error)
 
@@ -106,7 +108,9 @@ type Speaker struct {
 	// reasons why addresses had no node, for logging changes.
 	answering map[string][]string
 	reasons   map[string]string
-	stopping  bool
+	// fenceWaits are the addresses whose Lease this node waits for.
+	fenceWaits map[netip.Addr]*fenceWait
+	stopping   bool
 }
 
 // NeedLeaderElection makes every speaker run: they are not replicas but

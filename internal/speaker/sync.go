@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ironlb/ironlb/internal/fence"
 	"github.com/ironlb/ironlb/internal/speaker/decide"
 )
 
@@ -87,14 +84,14 @@ func (s *Speaker) sync(ctx context.Context) error {
 	in.Services, byKey = toServices(svcs.Items, s.opts.LoadBalancerClass, readyEndpointNodes(eps.Items))
 
 	res := decide.Decide(&in)
-	s.fenceAddresses(&res)
+	pending := s.fenceAddresses(&res, byKey)
 	s.conflicts.setServices(res, byKey) // before a new address can conflict
 	err := s.responders.apply(ctx, res.ByInterface())
 	s.announcedMetrics.setLayer2(res)
 	s.logChanges(res)
 	s.status.setTarget(statusTargetOf(res, byKey, in.Members))
 	kick(s.statusTrigger)
-	at := announcedTargetOf(s.opts.NodeName, svcs.Items, &in, res, byKey)
+	at := announcedTargetOf(s.opts.NodeName, svcs.Items, &in, res, byKey, pending)
 	s.notAnnounced.Store(int64(at.notAnnounced))
 	s.announced.setTarget(at)
 	kick(s.announcedTrigger)
@@ -150,30 +147,4 @@ func (s *Speaker) logChanges(res decide.Result) {
 		}
 	}
 	s.answering, s.reasons = answering, reasons
-}
-
-// fenceAddresses applies leaseFencing to res: this node wants the Lease of
-// every address it wins under a fencing L2Advertisement, and does not
-// answer for those whose Lease it does not hold (yet): no node answers
-// for them in res, with the reason. The Fence kicks a recomputation
-// whenever it gains or loses one.
-func (s *Speaker) fenceAddresses(res *decide.Result) {
-	want := map[netip.Addr]time.Duration{}
-	for i := range res.IPs {
-		if ip := &res.IPs[i]; ip.Node == res.Self && ip.LeaseDuration > 0 {
-			want[ip.Addr] = ip.LeaseDuration
-		}
-	}
-	s.fence.Want(want)
-	for i := range res.IPs {
-		ip := &res.IPs[i]
-		if _, ok := want[ip.Addr]; !ok || s.fence.Held(ip.Addr) {
-			continue
-		}
-		ip.Node, ip.Interfaces = "", nil
-		ip.Reason = fmt.Sprintf("%s would answer but waits for Lease %s (leaseFencing)", res.Self, fence.LeaseName(ip.Addr))
-		if h := s.fence.Holder(ip.Addr); h != "" && h != res.Self {
-			ip.Reason += ", held by " + h
-		}
-	}
 }
