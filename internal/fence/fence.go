@@ -105,8 +105,9 @@ type Fence struct {
 type entry struct {
 	duration time.Duration
 	cancel   context.CancelFunc
-	held     bool   // under Fence.mu
-	holder   string // the last holder seen, under Fence.mu
+	done     chan struct{} // closed when the election has ended (and released)
+	held     bool          // under Fence.mu
+	holder   string        // the last holder seen, under Fence.mu
 }
 
 // New returns a Fence holding nothing.
@@ -131,10 +132,12 @@ func (f *Fence) Want(want map[netip.Addr]time.Duration) {
 	if f.stopped {
 		return
 	}
+	replaced := map[netip.Addr]chan struct{}{}
 	for a, e := range f.entries {
 		if d, ok := want[a]; !ok || d != e.duration {
 			e.cancel()
 			delete(f.entries, a)
+			replaced[a] = e.done
 		}
 	}
 	for _, a := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {
@@ -143,10 +146,12 @@ func (f *Fence) Want(want map[netip.Addr]time.Duration) {
 		}
 		d := max(want[a], MinDuration)
 		ctx, cancel := context.WithCancel(context.Background())
-		e := &entry{duration: want[a], cancel: cancel}
+		e := &entry{duration: want[a], cancel: cancel, done: make(chan struct{})}
 		f.entries[a] = e
 		f.wg.Add(1)
-		go f.run(ctx, a, d, e)
+		// A new duration: the old election releases the Lease first, so
+		// that its release cannot clear the new one's hold.
+		go f.run(ctx, a, d, e, replaced[a])
 	}
 }
 
@@ -191,9 +196,18 @@ func (f *Fence) stop(abandon bool) {
 	f.wg.Wait()
 }
 
-// run competes for a's Lease until ctx ends, again after each loss.
-func (f *Fence) run(ctx context.Context, a netip.Addr, d time.Duration, e *entry) {
+// run competes for a's Lease until ctx ends, again after each loss, once
+// after (a closed channel, or nil) is closed.
+func (f *Fence) run(ctx context.Context, a netip.Addr, d time.Duration, e *entry, after <-chan struct{}) {
 	defer f.wg.Done()
+	defer close(e.done)
+	if after != nil {
+		select {
+		case <-after:
+		case <-ctx.Done():
+			return
+		}
+	}
 	log := f.cfg.Log.With("ip", a.String(), "lease", LeaseName(a))
 	lock := abandonable{&resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: f.cfg.Namespace, Name: LeaseName(a)},

@@ -262,3 +262,27 @@ func newCutProxy(t *testing.T, cfg *rest.Config) *cutProxy {
 	p.config.ServerName = u.Hostname()
 	return p
 }
+
+// TestDurationChange: a new Lease duration restarts the address's
+// election after the old one has released the Lease, and the node holds
+// it again, now with the new duration.
+func TestDurationChange(t *testing.T) {
+	env := testenv.Shared(t)
+	ns := env.NewNamespace(t)
+	a := startNode(t, env.Config, ns, "node-a")
+	a.want()
+	waitHeld(t, a, time.Second)
+	a.f.Want(map[netip.Addr]time.Duration{vip: 3 * time.Second})
+	deadline := time.Now().Add(testkit.Budget(2 * time.Second))
+	for {
+		var lease coordinationv1.Lease
+		err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: LeaseName(vip)}, &lease)
+		if err == nil && a.f.Held(vip) && ptr.Deref(lease.Spec.HolderIdentity, "") == "node-a" && ptr.Deref(lease.Spec.LeaseDurationSeconds, 0) == 3 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the change to 3 s: held %v, Lease %v (%v)", a.f.Held(vip), lease.Spec, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
