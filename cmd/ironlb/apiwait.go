@@ -23,13 +23,14 @@ const (
 )
 
 // waitForAPIServer returns true once the API server of cfg answers (its
-// version), retrying with back-off up to maxWait and logging each failure, or false when
-// ctx ends first (the process is asked to stop: not an error). A process started while the API server
-// is unreachable — a control-plane outage, a node booting — then waits and
-// starts as soon as it answers, instead of exiting into the kubelet's
-// crash-loop back-off, which could hold it back for minutes after the API
-// server returns. Its manager cannot be created without the API server
-// (the cache's scoping asks it which kinds are namespaced).
+// version), retrying with back-off up to maxWait and logging each failure,
+// or false when ctx ends first (the process is asked to stop: not an
+// error). A process started while the API server is unreachable — a
+// control-plane outage, a node booting — then waits and starts as soon as
+// it answers, instead of exiting into the kubelet's crash-loop back-off,
+// which could hold it back for minutes after the API server returns. Its
+// manager cannot be created without the API server (the cache's scoping
+// asks it which kinds are namespaced).
 func waitForAPIServer(ctx context.Context, cfg *rest.Config, maxWait time.Duration) (bool, error) {
 	c := rest.CopyConfig(cfg)
 	c.Timeout = apiWaitAttempt
