@@ -129,6 +129,24 @@ func TestAnnouncedTarget(t *testing.T) {
 			}
 		}
 	}
+
+	// A pending address (leaseFencing, no holder known yet): its Service
+	// keeps the condition it has — nothing written, nothing counted —
+	// whatever the decision says; the others are reported as before.
+	in.Config = cfg
+	pending := map[netip.Addr]bool{netip.MustParseAddr("10.0.0.11"): true} // b's first address
+	for _, self := range []string{"n1", "n2"} {
+		in.Self = self
+		tg := announcedTargetOf(self, all, &in, decide.Decide(&in), byKey, pending)
+		if _, ok := tg.services["app/b"]; ok {
+			t.Errorf("%s: app/b, with a pending address, is in the target", self)
+		}
+		if reporter("app/a", addrs("10.0.0.10"), in.Members) == self {
+			if _, ok := tg.services["app/a"]; !ok {
+				t.Errorf("%s: app/a left out of the target with b's address pending", self)
+			}
+		}
+	}
 }
 
 // announcedSetup returns a fake API server with Service app/web
