@@ -14,7 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
@@ -73,13 +73,7 @@ func TestControllerCommand(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	pool := &v1beta1.IPAddressPool{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"},
-		Spec:       v1beta1.IPAddressPoolSpec{Addresses: []string{"10.70.0.0/30"}},
-	}
-	if err := env.Client.Create(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	createPool(t, env, ns, "10.70.0.0/30")
 	health, metrics := freeAddr(t), freeAddr(t)
 	readers := newMetricsReaders(t, env, ns)
 	kubeconfig := kubeconfigAs(t, env, env.AsServiceAccount(t, ns, "ironlb-controller", []string{roleFile("controller")}, nil))
@@ -98,17 +92,7 @@ func TestControllerCommand(t *testing.T) {
 		}
 	}()
 
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Type:                          corev1.ServiceTypeLoadBalancer,
-			AllocateLoadBalancerNodePorts: ptr.To(false),
-			Ports:                         []corev1.ServicePort{{Port: 80}},
-		},
-	}
-	if err := env.Client.Create(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	svc := createWeb(t, env, ns)
 	poll(t, "the Service's address", func() error {
 		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, svc); err != nil {
 			return err
@@ -138,45 +122,23 @@ func TestControllerWaitsForAPIServer(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	pool := &v1beta1.IPAddressPool{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"},
-		Spec:       v1beta1.IPAddressPoolSpec{Addresses: []string{"10.71.0.0/30"}},
-	}
-	if err := env.Client.Create(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	createPool(t, env, ns, "10.71.0.0/30")
 	late := freeAddr(t)
-	kc, err := clientcmd.LoadFromFile(env.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
 	u, err := url.Parse(env.Config.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range kc.Clusters {
-		c.Server = "https://" + late
-		c.TLSServerName = u.Hostname()
-	}
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := editKubeconfig(t, env, func(kc *clientcmdapi.Config) {
+		for _, c := range kc.Clusters {
+			c.Server = "https://" + late
+			c.TLSServerName = u.Hostname()
+		}
+	})
 	stop := startCommand(t, "controller", "--log-level", "warn", "--kubeconfig", kubeconfig, "--namespace", ns,
 		"--health-probe-bind-address", "0", "--metrics-bind-address", "0", "--leader-elect=false")
 	defer stop()
 
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Type:                          corev1.ServiceTypeLoadBalancer,
-			AllocateLoadBalancerNodePorts: ptr.To(false),
-			Ports:                         []corev1.ServicePort{{Port: 80}},
-		},
-	}
-	if err := env.Client.Create(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	svc := createWeb(t, env, ns)
 	time.Sleep(3 * time.Second) // a few failed attempts (1 s, then 2 s apart)
 
 	// The API server "returns": a forwarder opens on the port.
@@ -194,4 +156,34 @@ func TestControllerWaitsForAPIServer(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// createPool creates IPAddressPool "default" with addrs in ns.
+func createPool(t *testing.T, env *testenv.Env, ns string, addrs ...string) {
+	t.Helper()
+	pool := &v1beta1.IPAddressPool{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"},
+		Spec:       v1beta1.IPAddressPoolSpec{Addresses: addrs},
+	}
+	if err := env.Client.Create(t.Context(), pool); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createWeb creates LoadBalancer Service "web" (port 80, no NodePorts) in
+// ns and returns it.
+func createWeb(t *testing.T, env *testenv.Env, ns string) *corev1.Service {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: corev1.ServiceSpec{
+			Type:                          corev1.ServiceTypeLoadBalancer,
+			AllocateLoadBalancerNodePorts: ptr.To(false),
+			Ports:                         []corev1.ServicePort{{Port: 80}},
+		},
+	}
+	if err := env.Client.Create(t.Context(), svc); err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/internal/testenv"
@@ -34,13 +35,22 @@ func roleFile(component string) string {
 // runs with exactly the roles its ServiceAccount has.
 func kubeconfigAs(t *testing.T, env *testenv.Env, cfg *rest.Config) string {
 	t.Helper()
+	return editKubeconfig(t, env, func(kc *clientcmdapi.Config) {
+		for _, a := range kc.AuthInfos {
+			a.Impersonate = cfg.Impersonate.UserName
+		}
+	})
+}
+
+// editKubeconfig writes a copy of env's kubeconfig changed by edit and
+// returns its path.
+func editKubeconfig(t *testing.T, env *testenv.Env, edit func(*clientcmdapi.Config)) string {
+	t.Helper()
 	kc, err := clientcmd.LoadFromFile(env.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range kc.AuthInfos {
-		a.Impersonate = cfg.Impersonate.UserName
-	}
+	edit(kc)
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)

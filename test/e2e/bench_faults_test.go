@@ -14,10 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/lab"
 	"github.com/ironlb/ironlb/internal/testkit"
 )
@@ -67,19 +64,7 @@ func TestBenchFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := status(t)
-	name := "e2e-faults-bgp-" + l.id
-	meta := metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name}
-	for _, o := range []client.Object{
-		&v1beta1.IPAddressPool{ObjectMeta: meta, Spec: v1beta1.IPAddressPoolSpec{Addresses: faultsBGPPool, AutoAssign: ptr.To(false)}},
-		&v1beta1.BGPPeer{ObjectMeta: meta, Spec: v1beta1.BGPPeerSpec{
-			MyASN: uint32(st.NodeASN), PeerASN: uint32(st.Router.ASN), PeerAddress: p.Router.IPv4.String(), //nolint:gosec // ASNs fit
-			ConnectTime: &metav1.Duration{Duration: time.Second},
-		}},
-		&v1beta1.BGPAdvertisement{ObjectMeta: meta, Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{name}}},
-	} {
-		l.create(t, o)
-	}
-	l.pools["faults-bgp"] = name
+	l.createBGPPool(t, "faults-bgp", faultsBGPPool, p, st, nil)
 	bgpSvc := l.createLB(t, "frozen-bgp", "web", "faults-bgp", corev1.IPFamilyPolicySingleStack,
 		[]corev1.IPFamily{corev1.IPv4Protocol}, false)
 	bgpIP := l.waitIngress(t, bgpSvc, 1)[0]

@@ -57,30 +57,11 @@ func TestBGP(t *testing.T) {
 	st := status(t)
 	ctx := context.Background()
 
-	name := "e2e-bgp-" + l.id
-	meta := metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name}
-	objs := []client.Object{
-		&v1beta1.IPAddressPool{ObjectMeta: meta, Spec: v1beta1.IPAddressPoolSpec{Addresses: bgpPool, AutoAssign: ptr.To(false)}},
-		&v1beta1.BGPPeer{ObjectMeta: meta, Spec: v1beta1.BGPPeerSpec{
-			MyASN: uint32(st.NodeASN), PeerASN: uint32(st.Router.ASN), PeerAddress: p.Router.IPv4.String(), //nolint:gosec // ASNs fit
-			ConnectTime: &metav1.Duration{Duration: time.Second}, DualStackAddressFamily: true,
-			EnableGracefulRestart: true,
-		}},
-		&v1beta1.BGPAdvertisement{ObjectMeta: meta, Spec: v1beta1.BGPAdvertisementSpec{
-			IPAddressPools: []string{name}, Communities: []string{"64513:100", "large:64513:1:2"},
-		}},
-	}
-	for _, o := range objs {
-		if err := l.cl.Create(ctx, o); err != nil {
-			t.Fatalf("creating %T %s: %v", o, name, err)
-		}
-		t.Cleanup(func() {
-			if err := l.cl.Delete(context.Background(), o); err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("deleting %T %s: %v", o, name, err)
-			}
-		})
-	}
-	l.pools["bgp"] = name
+	l.createBGPPool(t, "bgp", bgpPool, p, st, func(peer *v1beta1.BGPPeerSpec, adv *v1beta1.BGPAdvertisementSpec) {
+		peer.DualStackAddressFamily, peer.EnableGracefulRestart = true, true
+		adv.Communities = []string{"64513:100", "large:64513:1:2"}
+	})
+	name := l.pools["bgp"]
 
 	// Expected: the speakers read the new BGPPeer within a second, GoBGP's
 	// first connect waits 1-2 s (lab notes), so Established within 3 s.
@@ -356,6 +337,34 @@ func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 	if without > 0 {
 		t.Errorf("the router's kernel route of %s lacked %s, its only next hop, in %d of %d samples during the restart", prefix, node.Name, without, samples)
 	}
+}
+
+// createBGPPool creates pool e2e-<short>-<id> of addrs (no autoAssign), a
+// BGPPeer of that name from every node to the lab's router (its IPv4
+// address, connectTime 1 s) and a BGPAdvertisement of the pool, each
+// changed by edit (nil: none), deleted when the test ends; Services ask
+// for it as short.
+func (l *l2Env) createBGPPool(t *testing.T, short string, addrs []string, p lab.Plan, st *lab.Status,
+	edit func(*v1beta1.BGPPeerSpec, *v1beta1.BGPAdvertisementSpec)) {
+	t.Helper()
+	name := "e2e-" + short + "-" + l.id
+	meta := metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name}
+	peer := v1beta1.BGPPeerSpec{
+		MyASN: uint32(st.NodeASN), PeerASN: uint32(st.Router.ASN), PeerAddress: p.Router.IPv4.String(), //nolint:gosec // ASNs fit
+		ConnectTime: &metav1.Duration{Duration: time.Second},
+	}
+	adv := v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{name}}
+	if edit != nil {
+		edit(&peer, &adv)
+	}
+	for _, o := range []client.Object{
+		&v1beta1.IPAddressPool{ObjectMeta: meta, Spec: v1beta1.IPAddressPoolSpec{Addresses: addrs, AutoAssign: ptr.To(false)}},
+		&v1beta1.BGPPeer{ObjectMeta: meta, Spec: peer},
+		&v1beta1.BGPAdvertisement{ObjectMeta: meta, Spec: adv},
+	} {
+		l.create(t, o)
+	}
+	l.pools[short] = name
 }
 
 // vtysh runs vtysh with one command against the lab's router.
