@@ -255,6 +255,7 @@ func (l *l2Env) testSpeakerCrashLoop(t *testing.T) {
 		owner[svc] = owners[ips[0]]
 		if owner[svc] != victim {
 			watched = append(watched, ips[0])
+			l.waitAnswers(t, svc, ips, "web", "") // served before the stream starts
 		}
 	}
 	if len(watched) == 0 {
@@ -340,6 +341,7 @@ func (l *l2Env) testEtcdRestart(t *testing.T) {
 		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, false)
 	ips := l.waitIngress(t, svc, 2)
 	l.waitAnnounced(t, svc, ips, nil)
+	l.waitAnswers(t, svc, ips, "web", "") // served before the stream starts
 	before := l.allIngress(t)
 	s, err := lab.LoadState(e2e.dir)
 	if err != nil {

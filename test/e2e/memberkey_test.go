@@ -57,6 +57,10 @@ func (l *l2Env) testMemberlistKeyRotation(t *testing.T) {
 		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, false)
 	ips := l.waitIngress(t, svc, 2)
 	l.waitAnnounced(t, svc, ips, nil)
+	// The stream below starts only once kube-proxy serves the Service: its
+	// first request, sent 20 ms after the announcement was seen, timed out
+	// once in six runs before this wait was added.
+	l.waitAnswers(t, svc, ips, "web", "")
 	before, err := l.announcers(ctx, svc)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +101,7 @@ func (l *l2Env) testMemberlistKeyRotation(t *testing.T) {
 		}
 	})
 	traffic := startTraffic(ips)
+	trafficStart := time.Now()
 
 	// The last node's speaker learns of the change 3 s after the others:
 	// its traffic to the API server (through the lab's forwarder on its
@@ -138,7 +143,8 @@ func (l *l2Env) testMemberlistKeyRotation(t *testing.T) {
 		t.Errorf("speakers lost each other during the rotation (%d of %d samples): %v", len(lost), samples, lost[:min(5, len(lost))])
 	}
 	if failed > 0 {
-		t.Errorf("%d of %d requests failed during the rotation, the first: %v", failed, sent, firstErr)
+		ff, _ := traffic.failures()
+		t.Errorf("%d of %d requests failed during the rotation, the first (%v after the stream started; the Secret changed %v after it): %v", failed, sent, ff.Sub(trafficStart).Round(time.Millisecond), start.Sub(trafficStart).Round(time.Millisecond), firstErr)
 	}
 	if !slices.Equal(before, after) {
 		t.Errorf("the announcers changed during the rotation: %v, then %v", before, after)
