@@ -141,8 +141,8 @@ type BGPPeerSpec struct {
 	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
 
 	// connectTime is how long to wait between attempts to connect to the
-	// peer, 1s to 65535s in whole seconds. When unset, the BGP
-	// implementation's default is used.
+	// peer, 1s to 65535s in whole seconds; 5s when unset. After an
+	// established session ends, the first attempt comes 1-2s later.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32

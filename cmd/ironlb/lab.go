@@ -257,8 +257,22 @@ func newLabNodeCommand(dir *string) *cobra.Command {
 }
 
 func newLabRestartCommand(dir *string) *cobra.Command {
-	cmd := &cobra.Command{Use: "restart", Short: "Restart the ironlb controller or a speaker"}
-	cmd.AddCommand(
+	cmd := &cobra.Command{Use: "restart", Short: "Restart the ironlb controller, a speaker or the router's bgpd"}
+	var graceful bool
+	router := &cobra.Command{
+		Use:   "router",
+		Short: "Restart the router's bgpd: a clean stop that withdraws its routes, or with --graceful a kill that keeps forwarding",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lab.CheckRoot(); err != nil {
+				return err
+			}
+			return lab.RestartRouter(cmd.Context(), *dir, graceful, cmd.OutOrStdout())
+		},
+	}
+	router.Flags().BoolVar(&graceful, "graceful", false,
+		"kill bgpd (SIGKILL) instead of stopping it: the router keeps its routes in the kernel (graceful restart, forwarding state preserved) while the new bgpd learns them again")
+	cmd.AddCommand(router,
 		&cobra.Command{
 			Use:   "controller",
 			Short: "Restart the ironlb controller",

@@ -13,7 +13,7 @@ func TestLabCommandTree(t *testing.T) {
 	root := newRootCommand()
 	for _, path := range [][]string{
 		{"lab", "up"}, {"lab", "down"}, {"lab", "status"}, {"lab", "kubectl"}, {"lab", "exec"}, {"lab", "router"},
-		{"lab", "node", "fail"}, {"lab", "node", "recover"}, {"lab", "node", "stop-speaker"}, {"lab", "restart", "controller"}, {"lab", "restart", "speaker"},
+		{"lab", "node", "fail"}, {"lab", "node", "recover"}, {"lab", "node", "stop-speaker"}, {"lab", "restart", "controller"}, {"lab", "restart", "speaker"}, {"lab", "restart", "router"},
 		{"lab", "supervise"}, {"lab", "agent"}, {"lab", "switch-lb"}, {"lab", "stop", "controller"}, {"migrate"},
 	} {
 		cmd, rest, err := root.Find(path)

@@ -41,14 +41,11 @@ func (s *gobgpSpeaker) startBFD(p Peer) error {
 	return err
 }
 
-// bfdManager returns the speaker's BFD manager, creating it and the
-// worker that resets BGP sessions for it on first use. Callers hold s.mu
-// and have checked that the speaker is not closed, so the worker is
-// always added before Close waits for it.
+// bfdManager returns the speaker's BFD manager, creating it on first use.
+// Callers hold s.mu and have checked that the speaker is not closed.
 func (s *gobgpSpeaker) bfdManager() *bfd.Manager {
 	if s.bfd == nil {
 		s.bfd = bfd.NewManager(bfd.Options{OnChange: s.onBFDChange})
-		s.bg.Go(s.resetLoop)
 	}
 	return s.bfd
 }
@@ -68,14 +65,19 @@ func (s *gobgpSpeaker) onBFDChange(ev bfd.Event) {
 	s.resetMu.Lock()
 	s.resetPending[ev.Peer] = struct{}{}
 	s.resetMu.Unlock()
+	s.kick()
+}
+
+// kick wakes resetLoop without blocking.
+func (s *gobgpSpeaker) kick() {
 	select {
 	case s.resetKick <- struct{}{}:
-	default: // a kick is pending already; it will see this peer too
+	default: // a kick is pending already; it will see the news too
 	}
 }
 
-// resetLoop resets the BGP sessions of the peers onBFDChange queued, until
-// Close cancels s.bgCtx.
+// resetLoop resets the BGP sessions of the peers onBFDChange queued and
+// re-arms the sessions sessionDropped queued, until Close cancels s.bgCtx.
 func (s *gobgpSpeaker) resetLoop() {
 	for {
 		select {
@@ -84,11 +86,14 @@ func (s *gobgpSpeaker) resetLoop() {
 		case <-s.resetKick:
 		}
 		s.resetMu.Lock()
-		pending := s.resetPending
-		s.resetPending = map[netip.Addr]struct{}{}
+		pending, rearm := s.resetPending, s.rearmPending
+		s.resetPending, s.rearmPending = map[netip.Addr]struct{}{}, map[*session]struct{}{}
 		s.resetMu.Unlock()
 		for addr := range pending {
 			s.resetForBFD(s.bgCtx, addr)
+		}
+		for ss := range rearm {
+			s.rearm(s.bgCtx, ss)
 		}
 	}
 }

@@ -28,10 +28,15 @@
 //     BFDProfile.MinimumTTL) when the peer has EBGPMultiHop. When it
 //     goes Down from Up, the BGP session is reset (a Cease "administrative
 //     reset" is sent, so the router drops its routes at once) and
-//     reconnects after the peer's ConnectTime, without waiting for BFD:
-//     routers that run BFD only while the BGP session is up (FRR's dynamic
-//     neighbours) would otherwise never bring it back. The reset runs on a
-//     goroutine of the speaker's that Close ends and waits for.
+//     reconnects as below, without waiting for BFD: routers that run BFD
+//     only while the BGP session is up (FRR's dynamic neighbours) would
+//     otherwise never bring it back.
+//   - When an Established session ends, whatever ended it (the router
+//     closing or resetting it, restarting, the hold timer, a BFD reset),
+//     the speaker connects again within 1-2 s, then every ConnectTime:
+//     the GoBGP neighbour is replaced by a fresh one, since GoBGP itself
+//     idles a fixed 5 s first. Resets and re-arms run on a goroutine of
+//     the speaker's that Close ends and waits for.
 //   - Each peer runs in a GoBGP server of its own, so peers may differ in
 //     ASN and router ID. GoBGP v3 cannot stop a server's main goroutine:
 //     every removed or re-created peer leaves one idle goroutine behind.

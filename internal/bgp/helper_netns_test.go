@@ -33,13 +33,15 @@ var callBudget = testkit.Budget(2 * time.Second)
 // (Peers, Routes) from the test, or a reply (Done, Err) or an event from the
 // child.
 type helperMsg struct {
-	Peers  []Peer     `json:",omitempty"`
-	Routes *[]Route   `json:",omitempty"`
-	RIB    string     `json:",omitempty"` // ask for this peer's ribCounts
-	Counts *ribCounts `json:",omitempty"`
-	Done   bool       `json:",omitempty"`
-	Err    string     `json:",omitempty"`
-	Event  *PeerEvent `json:",omitempty"`
+	Peers  []Peer               `json:",omitempty"`
+	Routes *[]Route             `json:",omitempty"`
+	RIB    string               `json:",omitempty"` // ask for this peer's ribCounts
+	Counts *ribCounts           `json:",omitempty"`
+	Stats  bool                 `json:",omitempty"` // ask for Stats
+	Peer   map[string]PeerStats `json:",omitempty"`
+	Done   bool                 `json:",omitempty"`
+	Err    string               `json:",omitempty"`
+	Event  *PeerEvent           `json:",omitempty"`
 }
 
 // runHelperProcess is the child startRemote starts inside a node
@@ -90,6 +92,8 @@ func runHelperProcess() int {
 			var c ribCounts
 			c, err = sp.(*gobgpSpeaker).ribCounts(ctx, m.RIB)
 			reply.Counts = &c
+		case m.Stats:
+			reply.Peer, err = sp.(*gobgpSpeaker).Stats(ctx)
 		case m.Routes != nil:
 			err = sp.Advertise(ctx, *m.Routes)
 		default:
@@ -128,6 +132,7 @@ type remote struct {
 	mu      sync.Mutex    // guards change and log
 	change  chan struct{} // closed and replaced on every event
 	log     []PeerEvent
+	stderr  *lockedBuffer // the child's log
 }
 
 // startRemote starts a speaker child in host's namespace; the test's cleanup
@@ -153,7 +158,7 @@ func startRemote(t *testing.T, host *netnstest.Host) *remote {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start speaker in %s: %v", host.Name, err)
 	}
-	r := &remote{t: t, stdin: stdin, replies: make(chan helperMsg, 1), change: make(chan struct{})}
+	r := &remote{t: t, stdin: stdin, replies: make(chan helperMsg, 1), change: make(chan struct{}), stderr: &stderr}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -224,6 +229,19 @@ func (r *remote) RIB(peer string) ribCounts {
 	}
 	return *rep.Counts
 }
+
+// Stats returns the child's Stats and fails the test on error.
+func (r *remote) Stats() map[string]PeerStats {
+	r.t.Helper()
+	rep, err := r.call(helperMsg{Stats: true})
+	if err != nil {
+		r.t.Fatalf("Stats: %v", err)
+	}
+	return rep.Peer
+}
+
+// logged reports whether the child's log has a line containing s.
+func (r *remote) logged(s string) bool { return strings.Contains(r.stderr.String(), s) }
 
 // SetPeers calls SetPeers in the child and fails the test on error.
 func (r *remote) SetPeers(peers ...Peer) {

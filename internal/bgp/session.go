@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -20,11 +21,20 @@ type session struct {
 	stop   context.CancelFunc         // ends the peer state watch
 	routes map[netip.Prefix]Route     // announced now
 	paths  map[netip.Prefix]*api.Path // the GoBGP path of each announced route
+
+	// UPDATEs counted by the GoBGP neighbours rearm replaced; Stats adds
+	// them to the current neighbour's.
+	sentBefore, receivedBefore atomic.Uint64
+	// What Stats last reported (under the speaker's mu), so the counters
+	// never go back while rearm swaps the neighbour.
+	reportedSent, reportedReceived uint64
 }
 
 // startSession starts a GoBGP server for p, rejecting every received route,
-// and adds p as its only neighbour. emit receives p's state changes.
-func startSession(ctx context.Context, p Peer, log *slog.Logger, emit func(PeerEvent)) (*session, error) {
+// and adds p as its only neighbour. emit receives p's state changes;
+// dropped is called (on GoBGP's goroutine: it must not block) each time
+// an Established session ends.
+func startSession(ctx context.Context, p Peer, log *slog.Logger, emit func(PeerEvent), dropped func(*session)) (*session, error) {
 	if !p.RouterID.Is4() {
 		return nil, fmt.Errorf("peer %q: RouterID %v is not an IPv4 address; BGP identifiers are IPv4 addresses", p.Name, p.RouterID)
 	}
@@ -64,12 +74,18 @@ func startSession(ctx context.Context, p Peer, log *slog.Logger, emit func(PeerE
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	established := false // GoBGP calls the watcher from one goroutine
 	err := srv.WatchEvent(wctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
 		pe := r.GetPeer()
 		if pe == nil || pe.GetType() != api.WatchEventResponse_PeerEvent_STATE || pe.GetPeer().GetState() == nil {
 			return
 		}
-		emit(PeerEvent{Peer: p.Name, State: sessionState(pe.GetPeer().GetState().GetSessionState()), At: time.Now()})
+		state := sessionState(pe.GetPeer().GetState().GetSessionState())
+		emit(PeerEvent{Peer: p.Name, State: state, At: time.Now()})
+		if established && state != StateEstablished {
+			dropped(s)
+		}
+		established = state == StateEstablished
 	})
 	if err != nil {
 		return fail("watch peer state", err)

@@ -28,16 +28,18 @@ type gobgpSpeaker struct {
 	events chan PeerEvent
 	evDone bool
 
-	// Background work: resetLoop, started with the BFD manager. Close
-	// cancels bgCtx and waits for bg, after releasing mu (the worker takes
-	// it).
+	// Background work: resetLoop, started with the first session
+	// (startWorker). Close cancels bgCtx and waits for bg, after releasing
+	// mu (the worker takes it).
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+	working  bool // resetLoop started
 
-	resetMu      sync.Mutex              // guards resetPending
+	resetMu      sync.Mutex              // guards resetPending and rearmPending
 	resetPending map[netip.Addr]struct{} // peers whose BFD session went down, for resetLoop
-	resetKick    chan struct{}           // one slot: resetPending has news
+	rearmPending map[*session]struct{}   // sessions that ended, for resetLoop
+	resetKick    chan struct{}           // one slot: resetPending or rearmPending has news
 }
 
 var _ Speaker = (*gobgpSpeaker)(nil)
@@ -51,7 +53,18 @@ func New(log *slog.Logger) Speaker {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &gobgpSpeaker{
 		log: log, sessions: map[string]*session{}, events: make(chan PeerEvent, eventBuffer),
-		bgCtx: ctx, bgCancel: cancel, resetPending: map[netip.Addr]struct{}{}, resetKick: make(chan struct{}, 1),
+		bgCtx: ctx, bgCancel: cancel, resetPending: map[netip.Addr]struct{}{}, rearmPending: map[*session]struct{}{},
+		resetKick: make(chan struct{}, 1),
+	}
+}
+
+// startWorker starts resetLoop once. Callers hold s.mu and have checked
+// that the speaker is not closed, so the worker is always added before
+// Close waits for it.
+func (s *gobgpSpeaker) startWorker() {
+	if !s.working {
+		s.working = true
+		s.bg.Go(s.resetLoop)
 	}
 }
 
@@ -105,7 +118,8 @@ func (s *gobgpSpeaker) SetPeers(ctx context.Context, peers []Peer) error {
 			errs = append(errs, err)
 			continue
 		}
-		ss, err := startSession(ctx, p, s.log, s.emit)
+		s.startWorker()
+		ss, err := startSession(ctx, p, s.log, s.emit, s.sessionDropped)
 		if err != nil {
 			errs = append(errs, err)
 			continue

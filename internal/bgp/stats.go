@@ -11,9 +11,9 @@ import (
 
 // PeerStats are the counters of one peer, for metrics.
 type PeerStats struct {
-	// UpdatesSent and UpdatesReceived count BGP UPDATE messages over the
-	// life of the peer's GoBGP server (they restart from zero when the
-	// peer is re-created).
+	// UpdatesSent and UpdatesReceived count BGP UPDATE messages since the
+	// peer was configured, across its sessions (they restart from zero
+	// when SetPeers re-creates the peer).
 	UpdatesSent, UpdatesReceived uint64
 	// BFD is nil when the peer runs no BFD session; else the session's
 	// counters and whether it is Up.
@@ -51,6 +51,11 @@ func (s *gobgpSpeaker) Stats(ctx context.Context) (map[string]PeerStats, error) 
 		if err != nil {
 			return nil, fmt.Errorf("bgp: Stats: peer %q: %w", name, err)
 		}
+		// Between rearm's removal of the old neighbour and its adding of
+		// their counts, the sum dips: report the last value meanwhile.
+		ss.reportedSent = max(ss.reportedSent, ss.sentBefore.Load()+st.UpdatesSent)
+		ss.reportedReceived = max(ss.reportedReceived, ss.receivedBefore.Load()+st.UpdatesReceived)
+		st.UpdatesSent, st.UpdatesReceived = ss.reportedSent, ss.reportedReceived
 		if ss.peer.BFD && s.bfd != nil {
 			if b, ok := s.bfd.Session(ss.peer.Address); ok {
 				state, _ := b.State()

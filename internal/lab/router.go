@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/template"
 	"time"
 )
@@ -65,10 +68,13 @@ bfd
 {{- define "bgpd.conf" -}}
 hostname router
 log file {{.Dir}}/bgpd.log
+log timestamp precision 3
 !
 router bgp {{.RouterASN}}
  bgp router-id {{.RouterID}}
  bgp log-neighbor-changes
+ bgp graceful-restart
+ bgp graceful-restart preserve-fw-state
  no bgp ebgp-requires-policy
  no bgp default ipv4-unicast
  bgp bestpath as-path multipath-relax
@@ -131,24 +137,10 @@ func startRouter(ctx context.Context, s *State, p Plan) error {
 		}
 	}
 	for _, daemon := range frrDaemons {
-		pidFile := filepath.Join(d, daemon+".pid")
-		args := []string{"netns", "exec", p.Namespace("router"), filepath.Join(frrDir, daemon),
-			"-d", "--vty_socket", d, "-z", filepath.Join(d, "zserv.api"), "-P", "0",
-			"-i", pidFile, "-f", filepath.Join(d, daemon+".conf")}
-		if daemon == "bfdd" {
-			args = append(args, "--bfdctl", filepath.Join(d, "bfdd.sock"))
-		}
-		start := exec.CommandContext(ctx, "ip", args...)
-		if out, err := start.CombinedOutput(); err != nil {
-			return fmt.Errorf("router: starting %s: %w: %s", daemon, err, out)
-		}
-		pid, st, err := waitPIDFile(ctx, pidFile)
+		pid, st, tmp, err := startFRRDaemon(ctx, s.Dir, p, daemon)
 		if err != nil {
-			return fmt.Errorf("router: %s: %w", daemon, err)
+			return err
 		}
-		// FRR keeps a crash-log directory named after the PID it had
-		// before daemonizing; it removes it on a clean exit only.
-		tmp := filepath.Join(frrTmpDir, daemon+"."+strconv.Itoa(start.Process.Pid))
 		pr := &Proc{Name: "frr/" + daemon, Host: "router", Order: 60, PID: pid, Start: st.Start,
 			Log: filepath.Join(d, daemon+".log"), Files: []string{tmp}}
 		if err := updateState(s.Dir, func(st *State) error { st.Procs[pr.Name] = pr; return nil }); err != nil {
@@ -157,6 +149,102 @@ func startRouter(ctx context.Context, s *State, p Plan) error {
 		s.Procs[pr.Name] = pr
 	}
 	return waitVtysh(ctx, s.Dir)
+}
+
+// startFRRDaemon starts one FRR daemon in the router namespace from its
+// configuration file and waits for it to write its pid file. It returns
+// the daemon's PID and start, and the crash-log directory FRR keeps for
+// it: named after the PID it had before daemonizing, removed by FRR on a
+// clean exit only.
+func startFRRDaemon(ctx context.Context, dir string, p Plan, daemon string) (int, procStat, string, error) {
+	d := routerDir(dir)
+	pidFile := filepath.Join(d, daemon+".pid")
+	_ = os.Remove(pidFile) // a dead predecessor's PID is never taken for this one's
+	args := []string{"netns", "exec", p.Namespace("router"), filepath.Join(frrDir, daemon),
+		"-d", "--vty_socket", d, "-z", filepath.Join(d, "zserv.api"), "-P", "0",
+		"-i", pidFile, "-f", filepath.Join(d, daemon+".conf")}
+	if daemon == "bfdd" {
+		args = append(args, "--bfdctl", filepath.Join(d, "bfdd.sock"))
+	}
+	start := exec.CommandContext(ctx, "ip", args...)
+	if out, err := start.CombinedOutput(); err != nil {
+		return 0, procStat{}, "", fmt.Errorf("router: starting %s: %w: %s", daemon, err, out)
+	}
+	pid, st, err := waitPIDFile(ctx, pidFile)
+	if err != nil {
+		return 0, procStat{}, "", fmt.Errorf("router: %s: %w", daemon, err)
+	}
+	return pid, st, filepath.Join(frrTmpDir, daemon+"."+strconv.Itoa(start.Process.Pid)), nil
+}
+
+// RestartRouter is `ironlb lab restart router [--graceful]`: it stops the
+// router's bgpd and starts it again with the same configuration; zebra,
+// bfdd and the kernel's routes stay.
+//
+//   - Without graceful, bgpd stops cleanly (SIGTERM, SIGKILL after 10 s):
+//     it sends every node a NOTIFICATION (Cease) and withdraws its routes
+//     from zebra, which deletes them from the kernel — the outage of a
+//     router restarted without graceful restart, until the nodes connect
+//     again (ironlb's speakers 1-2 s after the session ended) and announce
+//     their routes.
+//   - With graceful, bgpd is killed (SIGKILL), as a control-plane crash or
+//     an in-service restart: no NOTIFICATION, and zebra keeps its routes in
+//     the kernel, since bgpd runs with `bgp graceful-restart` and
+//     `preserve-fw-state` (the routes are marked stale for the RIB's stale
+//     time). The restarted bgpd learns the routes again from the nodes
+//     and zebra replaces the stale ones: forwarding goes on, but for a gap
+//     of some tens of milliseconds at the swap (FRR 8.4's zebra removes the
+//     stale routes just before it installs the new ones).
+func RestartRouter(ctx context.Context, dir string, graceful bool, out io.Writer) error {
+	s, err := LoadState(dir)
+	if err != nil {
+		return err
+	}
+	p, err := s.Plan()
+	if err != nil {
+		return err
+	}
+	const name = "frr/bgpd"
+	pr := s.Procs[name]
+	if pr == nil {
+		return fmt.Errorf("no process %q in this lab: `ironlb lab status` lists what runs", name)
+	}
+	how := "stopped (SIGTERM)"
+	if graceful {
+		how = "killed (SIGKILL: forwarding state kept)"
+		if err := signal(pr.PID, pr.Start, syscall.SIGKILL); err != nil {
+			return err
+		}
+		if !waitGone(pr.PID, pr.Start, 5*time.Second) {
+			return fmt.Errorf("router: bgpd (pid %d) survived SIGKILL for 5 s", pr.PID)
+		}
+	} else if err := terminate(pr.PID, pr.Start, 10*time.Second); err != nil {
+		return err
+	}
+	old := pr.PID
+	pid, st, tmp, err := startFRRDaemon(ctx, s.Dir, p, "bgpd")
+	if err != nil {
+		return err
+	}
+	if err := updateState(s.Dir, func(st2 *State) error {
+		q := st2.Procs[name]
+		if q == nil {
+			return fmt.Errorf("%s vanished from the lab's state", name)
+		}
+		q.PID, q.Start = pid, st.Start
+		q.Restarts++
+		if !slices.Contains(q.Files, tmp) {
+			q.Files = append(q.Files, tmp) // the killed one's stays behind
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := waitVtysh(ctx, s.Dir); err != nil {
+		return err
+	}
+	_, _ = fmt.Fprintf(out, "restarted the router's bgpd: %s, pid %d -> %d\n", how, old, pid)
+	return nil
 }
 
 // frrUser is the uid and gid of Debian's frr user.

@@ -18,10 +18,13 @@ func TestRenderBGPD(t *testing.T) {
 	}
 	want := `hostname router
 log file /lab/router/bgpd.log
+log timestamp precision 3
 !
 router bgp 64512
  bgp router-id 10.200.0.1
  bgp log-neighbor-changes
+ bgp graceful-restart
+ bgp graceful-restart preserve-fw-state
  no bgp ebgp-requires-policy
  no bgp default ipv4-unicast
  bgp bestpath as-path multipath-relax

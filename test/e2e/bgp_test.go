@@ -156,6 +156,14 @@ func TestBGP(t *testing.T) {
 		testGracefulRestart(t, l, p, name)
 	})
 
+	t.Run("router restart without graceful restart: routes gone until the sessions return", func(t *testing.T) {
+		testRouterRestart(t, l, p, ips, false)
+	})
+
+	t.Run("router restart with graceful restart: routes kept while bgpd restarts", func(t *testing.T) {
+		testRouterRestart(t, l, p, ips, true)
+	})
+
 	t.Run("BFD drops a failed node's routes", func(t *testing.T) {
 		testBFDNodeFail(t, l, p, name, ips)
 	})
