@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,6 +141,28 @@ func testRealNetwork(t *testing.T, memberlist bool) {
 			}
 			return sp.s.Ready()
 		})
+	}
+	if !memberlist {
+		// No memberlist Secret: no gossip at all, never gossip in clear,
+		// and each Node says so. Seen failing with startMembership
+		// starting memberlist without a key when the Secret is missing:
+		// "the memberlist address 127.0.0.2:43267 of node1 is taken: the
+		// speaker gossips without a key", then "none Warning
+		// MemberlistNotUsed on Node node1".
+		for name, addr := range memberlistAddr {
+			pc, err := net.ListenPacket("udp", addr)
+			switch {
+			case errors.Is(err, syscall.EADDRINUSE):
+				t.Errorf("the memberlist address %s of %s is taken: the speaker gossips without a key", addr, name)
+			case err != nil:
+				t.Fatalf("checking the memberlist address %s of %s: %v", addr, name, err)
+			default:
+				_ = pc.Close()
+			}
+			poll(t, "the "+ReasonMemberlistNotUsed+" Event of Node "+name, testkit.Budget(apiReaction), func() error {
+				return findNodeEvent(ctx, c, name, ReasonMemberlistNotUsed, corev1.EventTypeWarning)
+			})
+		}
 	}
 	winner := decide.Elect(netnsVIP, []string{"node1", "node2"})
 	loser := "node1"
