@@ -29,9 +29,13 @@ import (
 // reaches it only through the router, which learns it from the nodes.
 var bgpPool = []string{"10.202.0.10-10.202.0.19", "fd00:202::10-fd00:202::19"}
 
-// bgpGRPool is the graceful restart check's pool, announced from one node
-// alone (clear of bgpPool and of the bench's 10.202.0.40-49).
-var bgpGRPool = []string{"10.202.0.20-10.202.0.29"}
+// bgpGRPool and bgpNoGRPool are the speaker restart checks' pools,
+// announced from one node alone (clear of bgpPool and of the bench's
+// 10.202.0.40-49).
+var (
+	bgpGRPool   = []string{"10.202.0.20-10.202.0.29"}
+	bgpNoGRPool = []string{"10.202.0.30-10.202.0.39"}
+)
 
 // bgpHoldTime is the hold time of the suite's BGPPeer (ironlb's default):
 // without BFD, the router notices a dead node only after it.
@@ -153,15 +157,23 @@ func TestBGP(t *testing.T) {
 	t.Logf("the client reaches %v through the router", ips)
 
 	t.Run("graceful restart keeps a restarting node's route", func(t *testing.T) {
-		testGracefulRestart(t, l, p, name)
+		testSpeakerRestart(t, l, p, name, true)
+	})
+
+	t.Run("a speaker restart without graceful restart withdraws the node's route", func(t *testing.T) {
+		testSpeakerRestart(t, l, p, name, false)
 	})
 
 	t.Run("router restart without graceful restart: routes gone until the sessions return", func(t *testing.T) {
-		testRouterRestart(t, l, p, ips, false)
+		testRouterRestart(t, l, p, ips, routerRestart)
 	})
 
 	t.Run("router restart with graceful restart: routes kept while bgpd restarts", func(t *testing.T) {
-		testRouterRestart(t, l, p, ips, true)
+		testRouterRestart(t, l, p, ips, routerGraceful)
+	})
+
+	t.Run("clear bgp * on the router: sessions and routes back", func(t *testing.T) {
+		testRouterRestart(t, l, p, ips, routerClear)
 	})
 
 	t.Run("BFD drops a failed node's routes", func(t *testing.T) {
@@ -191,7 +203,7 @@ func TestBGP(t *testing.T) {
 	}
 }
 
-// testGracefulRestart restarts the speaker of node1 (graceful stop, then
+// testSpeakerRestart restarts the speaker of node1 (graceful stop, then
 // start: `lab restart speaker`) while the client sends a stream of
 // requests to an address that node1 alone announces: a pool of its own
 // whose BGPAdvertisement selects node1, so the router has a single next
@@ -211,15 +223,31 @@ func TestBGP(t *testing.T) {
 // during the restart", and "1 of 116 requests failed". The route samples
 // decide: the client's SYN retransmissions carry most requests over the
 // gap, so few of them fail.
-func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
+//
+// Without graceful restart (graceful false: the suite's BGPPeer edited to
+// enableGracefulRestart false for the check, and back after it) the
+// speaker's graceful stop closes the session and the router withdraws the
+// route at once: the samples must see it gone — the outage it should
+// show, measured and logged with the failed requests. Seen failing with a
+// speaker that ignores enableGracefulRestart false (the capability always
+// sent, every session left open at the stop): "the router's kernel route
+// of 10.202.0.30/32 never lacked node1, its only next hop, during a
+// restart without graceful restart (341 samples)".
+func testSpeakerRestart(t *testing.T, l *l2Env, p lab.Plan, peer string, graceful bool) {
 	ctx := context.Background()
 	node := p.Nodes[0]
 	routerNS := p.Namespace("router")
 
-	name := peer + "-gr"
+	short, addrs := "bgp-gr", bgpGRPool
+	if !graceful {
+		short, addrs = "bgp-nogr", bgpNoGRPool
+		l.setGracefulRestart(t, peer, p, false)
+		t.Cleanup(func() { l.setGracefulRestart(t, peer, p, true) })
+	}
+	name := peer + strings.TrimPrefix(short, "bgp")
 	meta := metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name}
 	for _, o := range []client.Object{
-		&v1beta1.IPAddressPool{ObjectMeta: meta, Spec: v1beta1.IPAddressPoolSpec{Addresses: bgpGRPool, AutoAssign: ptr.To(false)}},
+		&v1beta1.IPAddressPool{ObjectMeta: meta, Spec: v1beta1.IPAddressPoolSpec{Addresses: addrs, AutoAssign: ptr.To(false)}},
 		&v1beta1.BGPAdvertisement{ObjectMeta: meta, Spec: v1beta1.BGPAdvertisementSpec{
 			IPAddressPools: []string{name}, Peers: []string{peer},
 			NodeSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{corev1.LabelHostname: node.Name}}},
@@ -234,8 +262,8 @@ func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 			}
 		})
 	}
-	l.pools["bgp-gr"] = name
-	svc := l.createLB(t, "bgp-gr", "web", "bgp-gr", corev1.IPFamilyPolicySingleStack, []corev1.IPFamily{corev1.IPv4Protocol}, false)
+	l.pools[short] = name
+	svc := l.createLB(t, short, "web", short, corev1.IPFamilyPolicySingleStack, []corev1.IPFamily{corev1.IPv4Protocol}, false)
 	vip := l.waitIngress(t, svc, 1)[0]
 	prefix := netip.PrefixFrom(vip, vip.BitLen())
 	via := "via " + node.IPv4.String() + " "
@@ -264,6 +292,7 @@ func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 	streamCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var requests, failures, samples, without, sampleErrs int
+	var firstWithout, lastWithout time.Time
 	var firstErr, firstSampleErr error
 	done := make(chan struct{}, 2)
 	go func() { // the client's stream: a new connection every 20 ms
@@ -293,6 +322,10 @@ func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 				samples++
 				if !strings.Contains(route, via) {
 					without++
+					if firstWithout.IsZero() {
+						firstWithout = time.Now()
+					}
+					lastWithout = time.Now()
 				}
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -334,10 +367,24 @@ func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 	stop()
 	<-done
 	<-done
-	t.Logf("graceful restart of %s: %d requests, %d failed; the router's kernel route lacked %s in %d of %d samples (%d samples failed)",
-		node.Name, requests, failures, node.Name, without, samples, sampleErrs)
+	kind := "graceful restart"
+	if !graceful {
+		kind = "restart without graceful restart"
+	}
+	gap := ""
+	if without > 0 {
+		gap = fmt.Sprintf(" (from %v to %v after the restart began)", firstWithout.Sub(start).Round(10*time.Millisecond), lastWithout.Sub(start).Round(10*time.Millisecond))
+	}
+	t.Logf("%s of %s: %d requests, %d failed; the router's kernel route lacked %s in %d of %d samples%s (%d samples failed)",
+		kind, node.Name, requests, failures, node.Name, without, samples, gap, sampleErrs)
 	if sampleErrs > 0 || samples == 0 || requests == 0 {
 		t.Fatalf("the check did not run: %d requests, %d route samples, %d failed samples (first: %v)", requests, samples, sampleErrs, firstSampleErr)
+	}
+	if !graceful {
+		if without == 0 {
+			t.Errorf("the router's kernel route of %s never lacked %s, its only next hop, during a restart without graceful restart (%d samples): the session did not end, or the restart did not happen", prefix, node.Name, samples)
+		}
+		return
 	}
 	if failures > 0 {
 		t.Errorf("%d of %d requests failed during the restart; first: %v", failures, requests, firstErr)
@@ -345,6 +392,41 @@ func testGracefulRestart(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 	if without > 0 {
 		t.Errorf("the router's kernel route of %s lacked %s, its only next hop, in %d of %d samples during the restart", prefix, node.Name, without, samples)
 	}
+}
+
+// setGracefulRestart sets enableGracefulRestart of the BGPPeer peer and
+// waits until every node has a new session to the router: the speakers
+// re-create a peer whose settings changed.
+func (l *l2Env) setGracefulRestart(t *testing.T, peer string, p lab.Plan, on bool) {
+	t.Helper()
+	ctx := context.Background()
+	var bp v1beta1.BGPPeer
+	if err := l.cl.Get(ctx, client.ObjectKey{Namespace: ironlbNamespace, Name: peer}, &bp); err != nil {
+		t.Fatal(err)
+	}
+	bp.Spec.EnableGracefulRestart = on
+	start := time.Now()
+	if err := l.cl.Update(ctx, &bp); err != nil {
+		t.Fatalf("setting enableGracefulRestart %v on BGPPeer %s: %v", on, peer, err)
+	}
+	// Expected: the speakers see the edit within a second, close the old
+	// sessions and connect anew 1-2 s later.
+	eventually(t, testkit.Budget(3*time.Second), fmt.Sprintf("every node's session re-created with enableGracefulRestart %v", on), func() error {
+		sum, err := vtysh("show bgp summary json")
+		if err != nil {
+			return err
+		}
+		for _, n := range p.Nodes {
+			up, ok := neighborUptime(sum, n.IPv4)
+			if !ok {
+				return fmt.Errorf("no Established session with %s (%s)", n.Name, n.IPv4)
+			}
+			if since := time.Since(start); up >= since {
+				return fmt.Errorf("the session with %s is up %v, since before the edit %v ago", n.Name, up, since)
+			}
+		}
+		return nil
+	})
 }
 
 // createBGPPool creates pool e2e-<short>-<id> of addrs (no autoAssign), a

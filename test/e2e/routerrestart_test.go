@@ -15,14 +15,18 @@ import (
 	"github.com/ironlb/ironlb/internal/testkit"
 )
 
-// testRouterRestart restarts the lab router's bgpd (`lab restart router`,
-// with --graceful when graceful) while the client sends a request every
+// testRouterRestart does fault to the lab's router — restarts its bgpd
+// (`lab restart router`, with --graceful for routerGraceful) or resets
+// every session (`clear bgp *`) — while the client sends a request every
 // 20 ms to the suite's dual-stack Service through the router, and the
 // router's kernel routes of its addresses are sampled every 20 ms. Either
 // way every node's session must come back (a new one, younger than the
-// restart) with its routes, every node a next hop again, and no Service
-// may change address.
+// fault) with its routes, every node a next hop again, and no Service may
+// change address.
 //
+//   - `clear bgp *` ends every session with a NOTIFICATION and withdraws
+//     their routes, as a clean restart does; the speakers connect again
+//     1-2 s later (internal/bgp rearm).
 //   - Without graceful restart bgpd stops cleanly and withdraws its routes:
 //     the samples taken before the router's first new session (its log has
 //     millisecond timestamps) must see the routes gone — that proves the
@@ -43,8 +47,10 @@ import (
 //     requests failed);
 //   - the check without graceful restart, given `--graceful`: "no sample
 //     lacked a route while bgpd restarted: the restart did not cut
-//     forwarding (342 samples ...)".
-func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, graceful bool) {
+//     forwarding (342 samples ...)" (since worded "before the first new
+//     session").
+func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, fault routerFault) {
+	graceful := fault == routerGraceful
 	routerNS := p.Namespace("router")
 	before := l.allIngress(t)
 
@@ -93,13 +99,20 @@ func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, gra
 	traffic := startTraffic(ips)
 	time.Sleep(time.Second) // the stream and the sampler running before the restart
 
-	args := []string{"restart", "router"}
-	if graceful {
-		args = append(args, "--graceful")
-	}
 	start := time.Now()
-	out := ironlb(t, args...)
-	t.Logf("%s (%v)", strings.TrimSpace(out), time.Since(start).Round(time.Millisecond))
+	switch fault {
+	case routerClear:
+		if out, err := vtysh("clear bgp *"); err != nil {
+			t.Fatalf("clear bgp *: %v\n%s", err, out)
+		}
+	default:
+		args := []string{"restart", "router"}
+		if graceful {
+			args = append(args, "--graceful")
+		}
+		out := ironlb(t, args...)
+		t.Logf("%s (%v)", strings.TrimSpace(out), time.Since(start).Round(time.Millisecond))
+	}
 	// Expected: after the router ends a session the speaker connects again
 	// 1-2 s later (internal/bgp rearm), the routes a moment after: about 2 s
 	// (docs/performance.md).
@@ -147,10 +160,7 @@ func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, gra
 	wg.Wait()
 	firstFail, lastFail := traffic.failures()
 
-	kind := "without graceful restart"
-	if graceful {
-		kind = "with graceful restart"
-	}
+	kind := fault.String()
 	// Samples lacking a route while the router had no session (from the
 	// restart until the first new one), and after.
 	var down, after []time.Time
@@ -171,7 +181,7 @@ func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, gra
 	if failed > 0 {
 		failGap = fmt.Sprintf(" (sent from %v to %v after it)", firstFail.Sub(start).Round(10*time.Millisecond), lastFail.Sub(start).Round(10*time.Millisecond))
 	}
-	t.Logf("router restart %s: the first new session %v after it began, every session with every next hop %v after it; of %d samples, lacking a route before the first session: %s; after it: %s; %d of %d requests failed%s",
+	t.Logf("%s: the first new session %v after it began, every session with every next hop %v after it; of %d samples, lacking a route before the first session: %s; after it: %s; %d of %d requests failed%s",
 		kind, firstUp.Sub(start).Round(10*time.Millisecond), back.Round(10*time.Millisecond), samples, span(down), span(after), failed, sent, failGap)
 	if sampleErrs > 0 || samples == 0 || sent == 0 {
 		t.Fatalf("the check did not run: %d requests, %d route samples, %d failed samples (first: %v)", sent, samples, sampleErrs, firstSampleErr)
@@ -189,8 +199,27 @@ func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, gra
 		return
 	}
 	if len(down) == 0 {
-		t.Errorf("no sample lacked a route while bgpd restarted: the restart did not cut forwarding (%d samples; first error of the stream: %v)", samples, firstErr)
+		t.Errorf("no sample lacked a route before the first new session: the %s did not cut forwarding (%d samples; first error of the stream: %v)", kind, samples, firstErr)
 	}
+}
+
+// routerFault is what testRouterRestart does to the router.
+type routerFault int
+
+const (
+	routerRestart  routerFault = iota // `lab restart router`
+	routerGraceful                    // `lab restart router --graceful`
+	routerClear                       // `clear bgp *`: every session reset
+)
+
+func (f routerFault) String() string {
+	switch f {
+	case routerGraceful:
+		return "router restart with graceful restart"
+	case routerClear:
+		return "clear bgp * on the router"
+	}
+	return "router restart without graceful restart"
 }
 
 // routerSessionUp returns when the router's bgpd first logged a session
