@@ -176,6 +176,14 @@ func TestBGP(t *testing.T) {
 		testRouterRestart(t, l, p, ips, routerClear)
 	})
 
+	t.Run("an advertisement edited while running: aggregates and a community reach the router, no session reset", func(t *testing.T) {
+		testAdvertisementEdit(t, l, p, name)
+	})
+
+	t.Run("a hold time edited while running is negotiated anew", func(t *testing.T) {
+		testHoldTimeEdit(t, l, p, name)
+	})
+
 	t.Run("BFD drops a failed node's routes", func(t *testing.T) {
 		testBFDNodeFail(t, l, p, name, ips)
 	})
