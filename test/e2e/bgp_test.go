@@ -176,6 +176,10 @@ func TestBGP(t *testing.T) {
 		testRouterRestart(t, l, p, ips, routerClear)
 	})
 
+	t.Run("two Services sharing requested addresses are routed and answered", func(t *testing.T) {
+		testSharedRouted(t, l, p)
+	})
+
 	t.Run("an advertisement edited while running: aggregates and a community reach the router, no session reset", func(t *testing.T) {
 		testAdvertisementEdit(t, l, p, name)
 	})

@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -205,4 +207,41 @@ func routerSelf(p lab.Plan, ip netip.Addr) netip.Addr {
 		return p.Router.IPv6
 	}
 	return p.Router.IPv4
+}
+
+// testSharedRouted: two dual-stack Services of the suite's BGP pool that
+// request one address per family (ironlb.io/loadBalancerIPs) and share
+// them (ironlb.io/allow-shared-ip) — one TCP, one UDP — get exactly those
+// addresses; the router has them from every node, and from the client
+// HTTP and a UDP datagram through the router both reach a pod.
+//
+// Seen failing with the speaker's BGP decision (internal/speaker/decide)
+// skipping these two Services: "10.202.0.15/32 on the router from every
+// node: not within 16s: no path from node1 (10.200.0.11)".
+func testSharedRouted(t *testing.T, l *l2Env, p lab.Plan) {
+	want := []netip.Addr{netip.MustParseAddr("10.202.0.15"), netip.MustParseAddr("fd00:202::15")}
+	shared := func(s *corev1.Service) {
+		s.Annotations[annotationLBIPs] = want[0].String() + "," + want[1].String()
+		s.Annotations[annotationAllowSharedIP] = "bgp-" + l.id
+	}
+	udp := corev1.ServicePort{Name: "dns", Protocol: corev1.ProtocolUDP, Port: dnsPort, TargetPort: intstr.FromInt32(workloadPort)}
+	tcpSvc := l.createService(t, l.lbService("bgp-shared-tcp", "web", "bgp", shared))
+	udpSvc := l.createService(t, l.lbService("bgp-shared-udp", "web", "bgp", shared, func(s *corev1.Service) {
+		s.Spec.Ports = []corev1.ServicePort{udp}
+	}))
+	for _, svc := range []string{tcpSvc, udpSvc} {
+		if got := l.waitIngress(t, svc, 2); !slices.Equal(got, want) {
+			t.Fatalf("%s: EXTERNAL-IPs %v, want the requested, shared %v", svc, got, want)
+		}
+	}
+	for _, ip := range want {
+		host := netip.PrefixFrom(ip, ip.BitLen())
+		// Expected: a second or two, as the suite's Service.
+		eventually(t, testkit.Budget(2*time.Second), host.String()+" on the router from every node", func() error {
+			return routerPaths(p, host, "")
+		})
+	}
+	l.waitAnswers(t, tcpSvc, want, "web", "")
+	l.waitUDPAnswers(t, udpSvc, want, "web")
+	t.Logf("%s (TCP 80) and %s (UDP %d) share the requested %v, routed by the router, both answered", tcpSvc, udpSvc, dnsPort, want)
 }
