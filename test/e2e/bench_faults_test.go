@@ -69,19 +69,7 @@ func TestBenchFaults(t *testing.T) {
 		[]corev1.IPFamily{corev1.IPv4Protocol}, false)
 	bgpIP := l.waitIngress(t, bgpSvc, 1)[0]
 	prefix := netip.PrefixFrom(bgpIP, 32)
-	routerNS := p.Namespace("router")
-	allNextHops := func() error {
-		route, err := kernelRoute(routerNS, prefix)
-		if err != nil {
-			return err
-		}
-		for _, n := range p.Nodes {
-			if !strings.Contains(route, "via "+n.IPv4.String()+" ") {
-				return fmt.Errorf("no next hop %s (%s) in %q", n.IPv4, n.Name, route)
-			}
-		}
-		return nil
-	}
+	allNextHops := func() error { return routeViaEveryNode(p, bgpIP) }
 	// Expected: sessions within 3 s (TestBGP), the route 60 ms after.
 	eventually(t, testkit.Budget(5*time.Second), prefix.String()+" in the router's kernel via every node", allNextHops)
 	before := l.allIngress(t)

@@ -94,20 +94,7 @@ func TestBGP(t *testing.T) {
 		// Expected: allocation within a second, the route in the router's
 		// kernel ~60 ms after the speakers add it (lab notes).
 		eventually(t, testkit.Budget(2*time.Second), fmt.Sprintf("%s in the router's kernel via every node", prefix), func() error {
-			route, err := kernelRoute(routerNS, prefix)
-			if err != nil {
-				return err
-			}
-			for _, n := range p.Nodes {
-				nh := n.IPv4
-				if ip.Is6() {
-					nh = n.IPv6
-				}
-				if !strings.Contains(route, "via "+nh.String()+" ") {
-					return fmt.Errorf("no next hop %s (%s) in %q", nh, n.Name, route)
-				}
-			}
-			return nil
+			return routeViaEveryNode(p, ip)
 		})
 		t.Logf("%s: in the router's kernel via all %d nodes %v after the Service was created", prefix, len(p.Nodes), time.Since(created).Round(time.Millisecond))
 		afi := "ipv4"
@@ -424,21 +411,46 @@ func (l *l2Env) setGracefulRestart(t *testing.T, peer string, p lab.Plan, on boo
 	// Expected: the speakers see the edit within a second, close the old
 	// sessions and connect anew 1-2 s later.
 	eventually(t, testkit.Budget(3*time.Second), fmt.Sprintf("every node's session re-created with enableGracefulRestart %v", on), func() error {
-		sum, err := vtysh("show bgp summary json")
-		if err != nil {
-			return err
-		}
-		for _, n := range p.Nodes {
-			up, ok := neighborUptime(sum, n.IPv4)
-			if !ok {
-				return fmt.Errorf("no Established session with %s (%s)", n.Name, n.IPv4)
-			}
-			if since := time.Since(start); up >= since {
-				return fmt.Errorf("the session with %s is up %v, since before the edit %v ago", n.Name, up, since)
-			}
-		}
-		return nil
+		return sessionsSince(p, start)
 	})
+}
+
+// sessionsSince returns nil when every node has an Established session
+// with the router that came up after start.
+func sessionsSince(p lab.Plan, start time.Time) error {
+	sum, err := vtysh("show bgp summary json")
+	if err != nil {
+		return err
+	}
+	for _, n := range p.Nodes {
+		up, ok := neighborUptime(sum, n.IPv4)
+		if !ok {
+			return fmt.Errorf("no Established session with %s (%s)", n.Name, n.IPv4)
+		}
+		if since := time.Since(start); up >= since {
+			return fmt.Errorf("the session with %s is up %v, since before %v ago", n.Name, up, since)
+		}
+	}
+	return nil
+}
+
+// routeViaEveryNode returns nil when the router's kernel routes ip (its
+// host prefix) via every node, by the node's address of ip's family.
+func routeViaEveryNode(p lab.Plan, ip netip.Addr) error {
+	route, err := kernelRoute(p.Namespace("router"), netip.PrefixFrom(ip, ip.BitLen()))
+	if err != nil {
+		return err
+	}
+	for _, n := range p.Nodes {
+		nh := n.IPv4
+		if ip.Is6() {
+			nh = n.IPv6
+		}
+		if !strings.Contains(route, "via "+nh.String()+" ") {
+			return fmt.Errorf("no next hop %s (%s) in %q", nh, n.Name, route)
+		}
+	}
+	return nil
 }
 
 // createBGPPool creates pool e2e-<short>-<id> of addrs (no autoAssign), a

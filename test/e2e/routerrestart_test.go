@@ -117,32 +117,12 @@ func testRouterRestart(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr, fau
 	// 1-2 s later (internal/bgp rearm), the routes a moment after: about 2 s
 	// (docs/performance.md).
 	eventually(t, testkit.Budget(12*time.Second), "every node's session new and its routes back", func() error {
-		sum, err := vtysh("show bgp summary json")
-		if err != nil {
+		if err := sessionsSince(p, start); err != nil {
 			return err
 		}
-		for _, n := range p.Nodes {
-			up, ok := neighborUptime(sum, n.IPv4)
-			if !ok {
-				return fmt.Errorf("no Established session with %s (%s)", n.Name, n.IPv4)
-			}
-			if since := time.Since(start); up >= since {
-				return fmt.Errorf("the session with %s is up %v, since before the restart began %v ago", n.Name, up, since)
-			}
-		}
 		for _, ip := range ips {
-			route, err := kernelRoute(routerNS, netip.PrefixFrom(ip, ip.BitLen()))
-			if err != nil {
+			if err := routeViaEveryNode(p, ip); err != nil {
 				return err
-			}
-			for _, n := range p.Nodes {
-				nh := n.IPv4
-				if ip.Is6() {
-					nh = n.IPv6
-				}
-				if !strings.Contains(route, "via "+nh.String()+" ") {
-					return fmt.Errorf("no next hop %s (%s) in %q", nh, n.Name, route)
-				}
 			}
 		}
 		return nil
