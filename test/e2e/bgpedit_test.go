@@ -60,6 +60,7 @@ func testAdvertisementEdit(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 			return routerPaths(p, host, "")
 		})
 	}
+	l.waitAnswers(t, svc, ips, "web", "") // kube-proxy serves it: what follows is the routes' doing
 
 	key := client.ObjectKey{Namespace: ironlbNamespace, Name: name}
 	var adv v1beta1.BGPAdvertisement
