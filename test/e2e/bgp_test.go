@@ -175,6 +175,10 @@ func TestBGP(t *testing.T) {
 		testHoldTimeEdit(t, l, p, name)
 	})
 
+	t.Run("node eligibility takes a node's next hop away and back", func(t *testing.T) {
+		testBGPEligibility(t, l, p, ips)
+	})
+
 	t.Run("BFD drops a failed node's routes", func(t *testing.T) {
 		testBFDNodeFail(t, l, p, name, ips)
 	})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/internal/lab"
+	"github.com/ironlb/ironlb/internal/speaker/decide"
 	"github.com/ironlb/ironlb/internal/testkit"
 )
 
@@ -245,4 +246,68 @@ func testSharedRouted(t *testing.T, l *l2Env, p lab.Plan) {
 	l.waitAnswers(t, tcpSvc, want, "web", "")
 	l.waitUDPAnswers(t, udpSvc, want, "web")
 	t.Logf("%s (TCP 80) and %s (UDP %d) share the requested %v, routed by the router, both answered", tcpSvc, udpSvc, dnsPort, want)
+}
+
+// testBGPEligibility: a node's eligibility, changed while the suite's
+// dual-stack Service is routed, takes that node off the router's routes
+// and gives it back — the other nodes' next hops stay throughout: the
+// node's NetworkUnavailable condition True (its session stays, its routes
+// go), and the label node.kubernetes.io/exclude-from-external-load-balancers
+// (the node runs no BGP at all). Undoing either brings the next hop back.
+//
+// Seen failing with the speaker's BGP decision ignoring both (a broken
+// internal/speaker/decide): "node2's next hop gone in the routes of
+// [10.202.0.10 fd00:202::10], node1's kept, with NetworkUnavailable=True
+// on node2: not within 24s: 10.202.0.10: "... nexthop via 10.200.0.11
+// ... nexthop via 10.200.0.12 ..."", and the same with the label.
+func testBGPEligibility(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr) {
+	requireNodes(t, 2, "taking one node's next hop away")
+	victim, keeper := p.Nodes[len(p.Nodes)-1], p.Nodes[0]
+	nextHops := func(t *testing.T, what string, victimIn bool) {
+		t.Helper()
+		state := "gone"
+		if victimIn {
+			state = "back"
+		}
+		// Expected: the speakers see the Node change within a second; the
+		// router's kernel follows ~60 ms after the UPDATE, or 1-2 s when a
+		// session must be opened again.
+		eventually(t, testkit.Budget(3*time.Second), fmt.Sprintf("%s's next hop %s in the routes of %v, %s's kept, %s", victim.Name, state, ips, keeper.Name, what), func() error {
+			for _, ip := range ips {
+				route, err := kernelRoute(p.Namespace("router"), netip.PrefixFrom(ip, ip.BitLen()))
+				if err != nil {
+					return err
+				}
+				nh := func(n lab.Host) string {
+					if ip.Is6() {
+						return "via " + n.IPv6.String() + " "
+					}
+					return "via " + n.IPv4.String() + " "
+				}
+				if !strings.Contains(route, nh(keeper)) {
+					return fmt.Errorf("%s: no next hop of %s in %q", ip, keeper.Name, route)
+				}
+				if strings.Contains(route, nh(victim)) != victimIn {
+					return fmt.Errorf("%s: %q", ip, route)
+				}
+			}
+			return nil
+		})
+	}
+
+	t.Run("NetworkUnavailable", func(t *testing.T) {
+		l.setNetworkUnavailable(t, victim.Name, corev1.ConditionTrue)
+		t.Cleanup(func() { l.removeNetworkUnavailable(t, victim.Name) })
+		nextHops(t, "with NetworkUnavailable=True on "+victim.Name, false)
+		l.setNetworkUnavailable(t, victim.Name, corev1.ConditionFalse)
+		nextHops(t, "with NetworkUnavailable=False on "+victim.Name, true)
+	})
+
+	t.Run("exclude-from-external-load-balancers", func(t *testing.T) {
+		l.setNodeLabel(t, victim.Name, decide.LabelExcludeFromLoadBalancers, ptr.To(""))
+		t.Cleanup(func() { l.setNodeLabel(t, victim.Name, decide.LabelExcludeFromLoadBalancers, nil) })
+		nextHops(t, "with "+victim.Name+" labelled "+decide.LabelExcludeFromLoadBalancers, false)
+		l.setNodeLabel(t, victim.Name, decide.LabelExcludeFromLoadBalancers, nil)
+		nextHops(t, "with the label removed", true)
+	})
 }
