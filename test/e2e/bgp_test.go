@@ -175,6 +175,10 @@ func TestBGP(t *testing.T) {
 		testHoldTimeEdit(t, l, p, name)
 	})
 
+	t.Run("externalTrafficPolicy Local: the next hop follows the endpoint", func(t *testing.T) {
+		testBGPLocalPolicy(t, l, p)
+	})
+
 	t.Run("node eligibility takes a node's next hop away and back", func(t *testing.T) {
 		testBGPEligibility(t, l, p, ips)
 	})

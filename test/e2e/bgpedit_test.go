@@ -311,3 +311,52 @@ func testBGPEligibility(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr) {
 		nextHops(t, "with the label removed", true)
 	})
 }
+
+// testBGPLocalPolicy: a dual-stack Service of the suite's BGP pool with
+// externalTrafficPolicy Local and its only endpoint pinned to the first
+// node is routed by the router via that node alone; when the endpoint
+// moves to the last node (a rolling update), the next hop follows it, and
+// the client is answered through the router by the pod on that node.
+//
+// Seen failing with the speaker's BGP decision ignoring the policy
+// (decide announcing Local Services from every node): "the routes of
+// [10.202.0.11 fd00:202::11] via node1 alone (its endpoint's node): not
+// within 24s: 10.202.0.11: "... nexthop via 10.200.0.11 ... nexthop via
+// 10.200.0.12 ..."".
+func testBGPLocalPolicy(t *testing.T, l *l2Env, p lab.Plan) {
+	requireNodes(t, 2, "moving the endpoint between nodes")
+	first, last := p.Nodes[0], p.Nodes[len(p.Nodes)-1]
+	l.deployWeb(t, "pinned-bgp", 1, map[string]string{corev1.LabelHostname: first.Name})
+	svc := l.createLB(t, "bgp-local", "pinned-bgp", "bgp", corev1.IPFamilyPolicyRequireDualStack,
+		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, true)
+	ips := l.waitIngress(t, svc, 2)
+	for _, want := range []lab.Host{first, last} {
+		if want.Name != first.Name {
+			l.pinDeployment(t, "pinned-bgp", want.Name)
+			l.waitPodsOn(t, "pinned-bgp", want.Name)
+		}
+		// Expected: the speakers see the EndpointSlice within a second;
+		// the router's kernel follows ~60 ms after the UPDATE.
+		eventually(t, testkit.Budget(3*time.Second), fmt.Sprintf("the routes of %v via %s alone (its endpoint's node)", ips, want.Name), func() error {
+			for _, ip := range ips {
+				route, err := kernelRoute(p.Namespace("router"), netip.PrefixFrom(ip, ip.BitLen()))
+				if err != nil {
+					return err
+				}
+				for _, n := range p.Nodes {
+					nh := "via " + n.IPv4.String() + " "
+					if ip.Is6() {
+						nh = "via " + n.IPv6.String() + " "
+					}
+					if strings.Contains(route, nh) != (n.Name == want.Name) {
+						return fmt.Errorf("%s: %q", ip, route)
+					}
+				}
+			}
+			return nil
+		})
+		l.waitAnswers(t, svc, ips, "pinned-bgp", want.Name)
+		t.Logf("endpoint on %s: the router routes %v via %s alone, answered there", want.Name, ips, want.Name)
+	}
+	l.deleteDeployment(t, "pinned-bgp")
+}
