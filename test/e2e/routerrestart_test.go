@@ -202,30 +202,52 @@ func (f routerFault) String() string {
 	return "router restart without graceful restart"
 }
 
-// routerSessionUp returns when the router's bgpd first logged a session
-// Established ("%ADJCHANGE: neighbor ... Up") at or after since; the lab's
-// bgpd logs with millisecond timestamps, in local time.
-func routerSessionUp(l *l2Env, since time.Time) (time.Time, error) {
+// adjChange is a session change the router's bgpd logged.
+type adjChange struct {
+	at   time.Time
+	line string
+}
+
+// routerAdjChanges returns the session changes ("%ADJCHANGE: neighbor ...
+// Up" or "... Down ...") the router's bgpd logged at or after since; the
+// lab's bgpd logs with millisecond timestamps, in local time.
+func routerAdjChanges(l *l2Env, since time.Time) ([]adjChange, error) {
 	pr := l.state.Procs["frr/bgpd"]
 	if pr == nil || pr.Log == "" {
-		return time.Time{}, fmt.Errorf("the lab's state has no log of frr/bgpd")
+		return nil, fmt.Errorf("the lab's state has no log of frr/bgpd")
 	}
 	b, err := os.ReadFile(pr.Log)
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
 	const layout = "2006/01/02 15:04:05.000"
+	var out []adjChange
 	for line := range strings.Lines(string(b)) {
-		if len(line) < len(layout) || !strings.Contains(line, "%ADJCHANGE: neighbor ") || !strings.HasSuffix(strings.TrimSpace(line), " Up") {
+		if len(line) < len(layout) || !strings.Contains(line, "%ADJCHANGE: neighbor ") {
 			continue
 		}
 		at, err := time.ParseInLocation(layout, line[:len(layout)], time.Local)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%s: a line without a millisecond timestamp: %q", pr.Log, line)
+			return nil, fmt.Errorf("%s: a line without a millisecond timestamp: %q", pr.Log, line)
 		}
 		if !at.Before(since.Truncate(time.Millisecond)) {
-			return at, nil
+			out = append(out, adjChange{at: at, line: strings.TrimSpace(line)})
 		}
 	}
-	return time.Time{}, fmt.Errorf("%s: no session Up since %v", pr.Log, since.Format(layout))
+	return out, nil
+}
+
+// routerSessionUp returns when the router's bgpd first logged a session
+// Established at or after since.
+func routerSessionUp(l *l2Env, since time.Time) (time.Time, error) {
+	changes, err := routerAdjChanges(l, since)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, c := range changes {
+		if strings.HasSuffix(c.line, " Up") {
+			return c.at, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("the router's bgpd logged no session Up since %v", since.Format(time.StampMilli))
 }
