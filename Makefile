@@ -71,6 +71,7 @@ e2e: build ## End-to-end tests on a lab of their own (root)
 	hack/build-metallb.sh
 	hack/build-prometheus.sh
 	go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./test/e2e/
+	IRONLB_E2E_IP_FAMILY=ipv6 go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v -run '^TestBGP$$' ./test/e2e/
 
 .PHONY: help
 help:

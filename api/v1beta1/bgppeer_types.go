@@ -151,7 +151,8 @@ type BGPPeerSpec struct {
 	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
 
 	// routerID is the BGP identifier sent to the peer, written as an IPv4
-	// address. When empty, each node uses an IPv4 address of its own.
+	// address. When empty, each node uses its IPv4 InternalIP, or on a node
+	// with IPv6 InternalIPs alone the low 32 bits of its first one.
 	// +optional
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",messageExpression="'spec.routerID ' + self + ' is not an IPv4 address; a BGP router ID is written like 10.0.0.1'"

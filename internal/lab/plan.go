@@ -75,6 +75,15 @@ var (
 	nic2V6 = netip.MustParsePrefix("fd00:204::/64")
 )
 
+// OfferedV4 and OfferedV6 are the prefixes the router originates towards
+// every node, as routers offer their own routes to a peer: nothing lives
+// there, and ironlb's speakers must never install them (they announce,
+// they do not learn).
+var (
+	OfferedV4 = netip.MustParsePrefix("10.205.0.0/24")
+	OfferedV6 = netip.MustParsePrefix("fd00:205::/64")
+)
+
 const (
 	// RouterASN is the FRR router's autonomous system.
 	RouterASN = 64512

@@ -40,6 +40,8 @@ type routerConfig struct {
 	RouterASN int
 	NodeASN   int
 	LANs      []string
+	// OfferedV4 and OfferedV6 are originated to the nodes (Offered*).
+	OfferedV4, OfferedV6 string
 }
 
 func newRouterConfig(dir string, p Plan) routerConfig {
@@ -49,6 +51,8 @@ func newRouterConfig(dir string, p Plan) routerConfig {
 		RouterASN: RouterASN,
 		NodeASN:   NodeASN,
 		LANs:      []string{lanV4.String(), lanV6.String()},
+		OfferedV4: OfferedV4.String(),
+		OfferedV6: OfferedV6.String(),
 	}
 }
 
@@ -79,6 +83,7 @@ router bgp {{.RouterASN}}
  no bgp default ipv4-unicast
  bgp bestpath as-path multipath-relax
  bgp listen limit 200
+ no bgp network import-check
  neighbor nodes peer-group
  neighbor nodes remote-as {{.NodeASN}}
  neighbor nodes bfd
@@ -87,11 +92,13 @@ router bgp {{.RouterASN}}
 {{- end}}
  !
  address-family ipv4 unicast
+  network {{.OfferedV4}}
   neighbor nodes activate
   maximum-paths 64
  exit-address-family
  !
  address-family ipv6 unicast
+  network {{.OfferedV6}}
   neighbor nodes activate
   maximum-paths 64
  exit-address-family

@@ -29,6 +29,7 @@ router bgp 64512
  no bgp default ipv4-unicast
  bgp bestpath as-path multipath-relax
  bgp listen limit 200
+ no bgp network import-check
  neighbor nodes peer-group
  neighbor nodes remote-as 64513
  neighbor nodes bfd
@@ -36,11 +37,13 @@ router bgp 64512
  bgp listen range fd00:200::/64 peer-group nodes
  !
  address-family ipv4 unicast
+  network 10.205.0.0/24
   neighbor nodes activate
   maximum-paths 64
  exit-address-family
  !
  address-family ipv6 unicast
+  network fd00:205::/64
   neighbor nodes activate
   maximum-paths 64
  exit-address-family

@@ -2,8 +2,10 @@ package speaker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -397,10 +399,10 @@ func toBGPPeer(p *config.Peer, na nodeAddrs) (bgp.Peer, error) {
 		Password: string(p.Password), EBGPMultiHop: p.EBGPMultiHop, GracefulRestart: p.EnableGracefulRestart, VRF: p.VRF,
 	}
 	if !out.RouterID.IsValid() {
-		out.RouterID = na.v4
+		out.RouterID = defaultRouterID(na)
 	}
 	if !out.RouterID.Is4() {
-		return fail("no router ID: spec.routerID is unset and the Node has no IPv4 InternalIP")
+		return fail("no router ID: spec.routerID is unset and the Node has no InternalIP")
 	}
 	own := na.v4
 	if p.Address.Is6() {
@@ -430,6 +432,25 @@ func toBGPPeer(p *config.Peer, na nodeAddrs) (bgp.Peer, error) {
 		}
 	}
 	return out, nil
+}
+
+// defaultRouterID is a node's BGP identifier when its BGPPeer names none:
+// its IPv4 InternalIP, or on a node with IPv6 ones alone the low 32 bits of
+// its IPv6 InternalIP (fd00:200::11 → 0.0.0.17: distinct between the nodes
+// of a subnet, as their interface identifiers are), or an FNV-1a hash of
+// that address when those bits are zero; invalid without either.
+func defaultRouterID(na nodeAddrs) netip.Addr {
+	if na.v4.IsValid() || !na.v6.IsValid() {
+		return na.v4
+	}
+	b := na.v6.As16()
+	id := [4]byte(b[12:])
+	if id == [4]byte{} {
+		h := fnv.New32a()
+		_, _ = h.Write(b[:])
+		binary.BigEndian.PutUint32(id[:], h.Sum32())
+	}
+	return netip.AddrFrom4(id)
 }
 
 // toBGPRoutes converts the decided routes for the peers that run. A route

@@ -140,11 +140,40 @@ func TestToBGPPeer(t *testing.T) {
 	} {
 		n := na
 		if name == "no router ID" {
-			n.v4 = netip.Addr{}
+			n = nodeAddrs{}
 		}
 		if _, err := toBGPPeer(&p, n); err == nil || !strings.Contains(err.Error(), "BGPPeer x") {
 			t.Errorf("%s: error %v", name, err)
 		}
+	}
+}
+
+func TestDefaultRouterID(t *testing.T) {
+	for _, c := range []struct {
+		v4, v6 string
+		want   string
+	}{
+		{"10.200.0.11", "fd00:200::11", "10.200.0.11"},
+		{"", "fd00:200::11", "0.0.0.17"},
+		{"", "2001:db8::a:b:c0a8:102", "192.168.1.2"},
+		{"", "2001:db8:1:2::", "203.59.150.194"}, // low bits zero: FNV-1a of the address
+		{"", "", "invalid IP"},
+	} {
+		var na nodeAddrs
+		if c.v4 != "" {
+			na.v4 = netip.MustParseAddr(c.v4)
+		}
+		if c.v6 != "" {
+			na.v6 = netip.MustParseAddr(c.v6)
+		}
+		if got := defaultRouterID(na).String(); got != c.want {
+			t.Errorf("v4 %q v6 %q: router ID %s, want %s", c.v4, c.v6, got, c.want)
+		}
+	}
+	// An IPv6-only node runs a peer without routerID.
+	p := config.Peer{Name: "x", MyASN: 1, PeerASN: 2, Address: netip.MustParseAddr("fd00:200::1")}
+	if got, err := toBGPPeer(&p, nodeAddrs{v6: netip.MustParseAddr("fd00:200::12")}); err != nil || got.RouterID != netip.MustParseAddr("0.0.0.18") {
+		t.Errorf("IPv6-only node: router ID %v, %v; want 0.0.0.18", got.RouterID, err)
 	}
 }
 

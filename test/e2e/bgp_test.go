@@ -31,10 +31,11 @@ var bgpPool = []string{"10.202.0.10-10.202.0.19", "fd00:202::10-fd00:202::19"}
 
 // bgpGRPool and bgpNoGRPool are the speaker restart checks' pools,
 // announced from one node alone (clear of bgpPool and of the bench's
-// 10.202.0.40-49).
+// 10.202.0.40-49); their Services are single-stack, of the lab's first
+// family.
 var (
-	bgpGRPool   = []string{"10.202.0.20-10.202.0.29"}
-	bgpNoGRPool = []string{"10.202.0.30-10.202.0.39"}
+	bgpGRPool   = []string{"10.202.0.20-10.202.0.29", "fd00:202::20-fd00:202::29"}
+	bgpNoGRPool = []string{"10.202.0.30-10.202.0.39", "fd00:202::30-fd00:202::39"}
 )
 
 // bgpHoldTime is the hold time of the suite's BGPPeer (ironlb's default):
@@ -62,7 +63,7 @@ func TestBGP(t *testing.T) {
 	ctx := context.Background()
 
 	l.createBGPPool(t, "bgp", bgpPool, p, st, func(peer *v1beta1.BGPPeerSpec, adv *v1beta1.BGPAdvertisementSpec) {
-		peer.DualStackAddressFamily, peer.EnableGracefulRestart = true, true
+		peer.DualStackAddressFamily, peer.EnableGracefulRestart = p.IPFamily == lab.DualStack, true
 		adv.Communities = []string{"64513:100", "large:64513:1:2"}
 	})
 	name := l.pools["bgp"]
@@ -75,8 +76,8 @@ func TestBGP(t *testing.T) {
 			return err
 		}
 		for _, n := range p.Nodes {
-			if !neighborEstablished(out, n.IPv4) {
-				return fmt.Errorf("node %s (%s) not Established:\n%s", n.Name, n.IPv4, out)
+			if a := sessionAddr(p, n); !neighborEstablished(out, a) {
+				return fmt.Errorf("node %s (%s) not Established:\n%s", n.Name, a, out)
 			}
 		}
 		return nil
@@ -84,9 +85,9 @@ func TestBGP(t *testing.T) {
 
 	l.deployWeb(t, "web", e2e.nodes, nil)
 	created := time.Now()
-	svc := l.createLB(t, "bgp", "web", "bgp", corev1.IPFamilyPolicyRequireDualStack,
-		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, false)
-	ips := l.waitIngress(t, svc, 2)
+	policy, families := lbFamilies(p)
+	svc := l.createLB(t, "bgp", "web", "bgp", policy, families, false)
+	ips := l.waitIngress(t, svc, len(families))
 	routerNS := p.Namespace("router")
 
 	for _, ip := range ips {
@@ -187,19 +188,40 @@ func TestBGP(t *testing.T) {
 		testBFDNodeFail(t, l, p, name, ips)
 	})
 
+	t.Run("BFD profile variants reach the router as configured", func(t *testing.T) {
+		testBFDProfiles(t, l, p, name)
+	})
+
+	t.Run("routes the router offers are never installed on the nodes", func(t *testing.T) {
+		testOfferedNotInstalled(t, p)
+	})
+
+	if p.IPFamily == lab.DualStack { // sessions of each family side by side
+		t.Run("IPv6 sessions beside IPv4 ones: both families over each, advertisement peers, BFD", func(t *testing.T) {
+			testIPv6Sessions(t, l, p, st)
+		})
+	}
+
 	t.Run("asPathPrepend and localASN reach the router", func(t *testing.T) {
 		testASPath(t, l, p, name, ips[0], uint32(st.NodeASN)) //nolint:gosec // an ASN fits
 	})
 
+	// The routes there again before the withdrawal is checked (the
+	// subtests above take sessions and next hops away and give them back),
+	// or "withdrawn" would prove nothing.
+	for _, ip := range ips {
+		// Expected: sessions re-created by the last subtest connect 1-2 s
+		// after their BGPPeer.
+		eventually(t, testkit.Budget(3*time.Second), fmt.Sprintf("%s in the router's kernel via every node before the Service goes", ip), func() error {
+			return routeViaEveryNode(p, ip)
+		})
+	}
 	if err := l.cs.CoreV1().Services(l.ns).Delete(ctx, svc, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ip := range ips {
 		prefix := netip.PrefixFrom(ip, ip.BitLen())
-		self := p.Router.IPv4
-		if ip.Is6() {
-			self = p.Router.IPv6
-		}
+		self := routerSelf(p, ip)
 		// A negative check ("no route"): routeAbsent passes only on a
 		// listing of the router's table that ran and holds its connected
 		// LAN route. Expected: the withdrawal reaches the router's kernel
@@ -270,10 +292,11 @@ func testSpeakerRestart(t *testing.T, l *l2Env, p lab.Plan, peer string, gracefu
 		})
 	}
 	l.pools[short] = name
-	svc := l.createLB(t, short, "web", short, corev1.IPFamilyPolicySingleStack, []corev1.IPFamily{corev1.IPv4Protocol}, false)
+	_, families := lbFamilies(p)
+	svc := l.createLB(t, short, "web", short, corev1.IPFamilyPolicySingleStack, families[:1], false)
 	vip := l.waitIngress(t, svc, 1)[0]
 	prefix := netip.PrefixFrom(vip, vip.BitLen())
-	via := "via " + node.IPv4.String() + " "
+	via := "via " + nodeAddrOf(node, vip).String() + " "
 	// Expected: as the ECMP Service's route: a second or two.
 	eventually(t, testkit.Budget(2*time.Second), fmt.Sprintf("%s in the router's kernel via %s alone", prefix, node.Name), func() error {
 		route, err := kernelRoute(routerNS, prefix)
@@ -281,10 +304,10 @@ func testSpeakerRestart(t *testing.T, l *l2Env, p lab.Plan, peer string, gracefu
 			return err
 		}
 		if !strings.Contains(route, via) {
-			return fmt.Errorf("no next hop %s in %q", node.IPv4, route)
+			return fmt.Errorf("no next hop %s in %q", nodeAddrOf(node, vip), route)
 		}
 		for _, n := range p.Nodes[1:] {
-			if strings.Contains(route, "via "+n.IPv4.String()+" ") {
+			if strings.Contains(route, "via "+nodeAddrOf(n, vip).String()+" ") {
 				return fmt.Errorf("%q has a next hop of %s too: the check needs a single next hop", route, n.Name)
 			}
 		}
@@ -350,19 +373,20 @@ func testSpeakerRestart(t *testing.T, l *l2Env, p lab.Plan, peer string, gracefu
 		if err != nil {
 			return err
 		}
-		up, ok := neighborUptime(sum, node.IPv4)
+		a := sessionAddr(p, node)
+		up, ok := neighborUptime(sum, a)
 		if !ok {
-			return fmt.Errorf("no Established session with %s", node.IPv4)
+			return fmt.Errorf("no Established session with %s", a)
 		}
 		if since := time.Since(start); up >= since {
-			return fmt.Errorf("the session with %s is up %v, since before the restart began %v ago: not restarted (yet)", node.IPv4, up, since)
+			return fmt.Errorf("the session with %s is up %v, since before the restart began %v ago: not restarted (yet)", a, up, since)
 		}
-		out, err := vtysh(fmt.Sprintf("show bgp ipv4 unicast %s json", prefix))
+		out, err := vtysh(fmt.Sprintf("show bgp %s unicast %s json", afiOf(vip), prefix))
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(out, `"peerId":"`+node.IPv4.String()+`"`) {
-			return fmt.Errorf("no path from %s:\n%s", node.IPv4, out)
+		if !strings.Contains(out, `"peerId":"`+a.String()+`"`) {
+			return fmt.Errorf("no path from %s:\n%s", a, out)
 		}
 		if strings.Contains(out, `"stale":true`) {
 			return fmt.Errorf("a path is still stale")
@@ -431,15 +455,46 @@ func sessionsSince(p lab.Plan, start time.Time) error {
 		return err
 	}
 	for _, n := range p.Nodes {
-		up, ok := neighborUptime(sum, n.IPv4)
+		up, ok := neighborUptime(sum, sessionAddr(p, n))
 		if !ok {
-			return fmt.Errorf("no Established session with %s (%s)", n.Name, n.IPv4)
+			return fmt.Errorf("no Established session with %s (%s)", n.Name, sessionAddr(p, n))
 		}
 		if since := time.Since(start); up >= since {
 			return fmt.Errorf("the session with %s is up %v, since before %v ago", n.Name, up, since)
 		}
 	}
 	return nil
+}
+
+// sessionAddr is host h's end of the BGP sessions between the nodes and
+// the router: its IPv4 address, or on an IPv6-only lab its IPv6 one (the
+// suite's BGPPeer names the router's: sessionAddr(p, p.Router)).
+func sessionAddr(p lab.Plan, h lab.Host) netip.Addr {
+	if p.IPFamily.HasV4() {
+		return h.IPv4
+	}
+	return h.IPv6
+}
+
+// nodeAddrOf is node n's address of ip's family: the next hop of its
+// routes for ip.
+func nodeAddrOf(n lab.Host, ip netip.Addr) netip.Addr {
+	if ip.Is6() {
+		return n.IPv6
+	}
+	return n.IPv4
+}
+
+// lbFamilies is what the suite's Services ask for: both families on a
+// dual-stack lab (IPv4 first), else the lab's one.
+func lbFamilies(p lab.Plan) (corev1.IPFamilyPolicy, []corev1.IPFamily) {
+	switch p.IPFamily {
+	case lab.IPv4Only:
+		return corev1.IPFamilyPolicySingleStack, []corev1.IPFamily{corev1.IPv4Protocol}
+	case lab.IPv6Only:
+		return corev1.IPFamilyPolicySingleStack, []corev1.IPFamily{corev1.IPv6Protocol}
+	}
+	return corev1.IPFamilyPolicyRequireDualStack, []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
 }
 
 // routeViaEveryNode returns nil when the router's kernel routes ip (its
@@ -450,10 +505,7 @@ func routeViaEveryNode(p lab.Plan, ip netip.Addr) error {
 		return err
 	}
 	for _, n := range p.Nodes {
-		nh := n.IPv4
-		if ip.Is6() {
-			nh = n.IPv6
-		}
+		nh := nodeAddrOf(n, ip)
 		if !strings.Contains(route, "via "+nh.String()+" ") {
 			return fmt.Errorf("no next hop %s (%s) in %q", nh, n.Name, route)
 		}
@@ -472,7 +524,7 @@ func (l *l2Env) createBGPPool(t *testing.T, short string, addrs []string, p lab.
 	name := "e2e-" + short + "-" + l.id
 	meta := metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name}
 	peer := v1beta1.BGPPeerSpec{
-		MyASN: uint32(st.NodeASN), PeerASN: uint32(st.Router.ASN), PeerAddress: p.Router.IPv4.String(), //nolint:gosec // ASNs fit
+		MyASN: uint32(st.NodeASN), PeerASN: uint32(st.Router.ASN), PeerAddress: sessionAddr(p, p.Router).String(), //nolint:gosec // ASNs fit
 		ConnectTime: &metav1.Duration{Duration: time.Second},
 	}
 	adv := v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{name}}
@@ -495,37 +547,44 @@ func vtysh(cmd string) (string, error) {
 }
 
 // neighborEstablished reports whether FRR's `show bgp summary json` shows
-// the (dynamic) neighbour addr Established in the IPv4 unicast family.
+// the (dynamic) neighbour addr Established in the unicast family of its
+// own address (IPv4 for 10.200.0.11, IPv6 for fd00:200::11).
 func neighborEstablished(summary string, addr netip.Addr) bool {
-	var s struct {
-		IPv4Unicast struct {
-			Peers map[string]struct {
-				State string `json:"state"`
-			} `json:"peers"`
-		} `json:"ipv4Unicast"`
-	}
-	if err := json.Unmarshal([]byte(summary), &s); err != nil {
-		return false
-	}
-	return s.IPv4Unicast.Peers[addr.String()].State == "Established"
+	_, ok := neighborUptime(summary, addr)
+	return ok
+}
+
+// neighborEstablishedIn reports whether FRR's `show bgp summary json` shows
+// the (dynamic) neighbour addr Established in family afi ("ipv4Unicast",
+// "ipv6Unicast").
+func neighborEstablishedIn(summary, afi string, addr netip.Addr) bool {
+	_, ok := neighborUptimeIn(summary, afi, addr)
+	return ok
 }
 
 // neighborUptime is how long FRR's `show bgp summary json` says the
 // session with the (dynamic) neighbour addr has been Established in the
-// IPv4 unicast family; false when it is not Established.
+// unicast family of its own address; false when it is not Established.
 func neighborUptime(summary string, addr netip.Addr) (time.Duration, bool) {
-	var s struct {
-		IPv4Unicast struct {
-			Peers map[string]struct {
-				State          string `json:"state"`
-				PeerUptimeMsec int64  `json:"peerUptimeMsec"`
-			} `json:"peers"`
-		} `json:"ipv4Unicast"`
+	afi := "ipv4Unicast"
+	if addr.Is6() {
+		afi = "ipv6Unicast"
+	}
+	return neighborUptimeIn(summary, afi, addr)
+}
+
+// neighborUptimeIn is neighborUptime in family afi.
+func neighborUptimeIn(summary, afi string, addr netip.Addr) (time.Duration, bool) {
+	var s map[string]struct {
+		Peers map[string]struct {
+			State          string `json:"state"`
+			PeerUptimeMsec int64  `json:"peerUptimeMsec"`
+		} `json:"peers"`
 	}
 	if err := json.Unmarshal([]byte(summary), &s); err != nil {
 		return 0, false
 	}
-	peer, ok := s.IPv4Unicast.Peers[addr.String()]
+	peer, ok := s[afi].Peers[addr.String()]
 	if !ok || peer.State != "Established" {
 		return 0, false
 	}
@@ -652,16 +711,11 @@ func testBFDNodeFail(t *testing.T, l *l2Env, p lab.Plan, peer string, ips []neti
 	})
 	nodeIPs := map[string]netip.Addr{}
 	for _, n := range p.Nodes {
-		nodeIPs[n.Name] = n.IPv4
+		nodeIPs[n.Name] = sessionAddr(p, n)
 	}
 	routerNS := p.Namespace("router")
 	victim := p.Nodes[len(p.Nodes)-1]
-	nextHop := func(n lab.Host, ip netip.Addr) string {
-		if ip.Is6() {
-			return "via " + n.IPv6.String() + " "
-		}
-		return "via " + n.IPv4.String() + " "
-	}
+	nextHop := func(n lab.Host, ip netip.Addr) string { return "via " + nodeAddrOf(n, ip).String() + " " }
 	viaAll := func() error {
 		for _, ip := range ips {
 			route, err := kernelRoute(routerNS, netip.PrefixFrom(ip, ip.BitLen()))
@@ -719,7 +773,7 @@ func testBFDNodeFail(t *testing.T, l *l2Env, p lab.Plan, peer string, ips []neti
 		}
 		return 0, fmt.Errorf("not %v after %s failed (hold time %v): %w", limit, victim.Name, bgpHoldTime, last)
 	}()
-	reason := lastReset(status(t).Router.VtySocket, victim.IPv4)
+	reason := lastReset(status(t).Router.VtySocket, sessionAddr(p, victim))
 	if rerr := lab.NodeRecover(ctx, e2e.dir, victim.Name, io.Discard); rerr != nil {
 		t.Fatalf("lab node recover %s: %v", victim.Name, rerr)
 	}
@@ -740,8 +794,8 @@ func testBFDNodeFail(t *testing.T, l *l2Env, p lab.Plan, peer string, ips []neti
 // suite's BGPPeer is replaced by one with myASN 64600 and localASN set to
 // the node AS the router expects: every node opens a new session, which
 // the router accepts only from the node AS, and the AS paths hold the node
-// AS alone, never 64600 — replace-as. The BGPPeer stays replaced for the
-// rest of the suite (the Service's withdrawal).
+// AS alone, never 64600 — replace-as. The suite's BGPPeer is restored
+// afterwards.
 //
 // Seen failing with the speaker handing GoBGP myASN instead of the
 // session's AS (toBGPPeer): "a new session from every node Established
@@ -817,9 +871,13 @@ func testASPath(t *testing.T, l *l2Env, p lab.Plan, name string, ip netip.Addr, 
 	if err := l.cl.Create(ctx, local); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	t.Cleanup(func() { // the suite's BGPPeer back, as it was
 		if err := l.cl.Delete(context.Background(), local); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("deleting BGPPeer %s: %v", local.Name, err)
+		}
+		back := &v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: ironlbNamespace, Name: name, Labels: old.Labels}, Spec: old.Spec}
+		if err := l.cl.Create(context.Background(), back); err != nil {
+			t.Errorf("restoring BGPPeer %s: %v", name, err)
 		}
 	})
 	// Expected: the speakers read the change within a second; a new
@@ -831,9 +889,9 @@ func testASPath(t *testing.T, l *l2Env, p lab.Plan, name string, ip netip.Addr, 
 			return err
 		}
 		for _, n := range p.Nodes {
-			up, ok := neighborUptime(out, n.IPv4)
+			up, ok := neighborUptime(out, sessionAddr(p, n))
 			if !ok || up > time.Since(created) {
-				return fmt.Errorf("node %s (%s): no session younger than the BGPPeer with localASN (Established %v, for %v)", n.Name, n.IPv4, ok, up)
+				return fmt.Errorf("node %s (%s): no session younger than the BGPPeer with localASN (Established %v, for %v)", n.Name, sessionAddr(p, n), ok, up)
 			}
 		}
 		return nil

@@ -56,9 +56,9 @@ func testAdvertisementEdit(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 	l.create(t, &v1beta1.IPAddressPool{ObjectMeta: meta, Spec: v1beta1.IPAddressPoolSpec{Addresses: bgpAggPool, AutoAssign: ptr.To(false)}})
 	l.create(t, &v1beta1.BGPAdvertisement{ObjectMeta: meta, Spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{name}, Peers: []string{peer}}})
 	l.pools["bgp-agg"] = name
-	svc := l.createLB(t, "bgp-agg", "web", "bgp-agg", corev1.IPFamilyPolicyRequireDualStack,
-		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, false)
-	ips := l.waitIngress(t, svc, 2)
+	policy, families := lbFamilies(p)
+	svc := l.createLB(t, "bgp-agg", "web", "bgp-agg", policy, families, false)
+	ips := l.waitIngress(t, svc, len(families))
 	for _, ip := range ips {
 		host := netip.PrefixFrom(ip, ip.BitLen())
 		// Expected: as the suite's Service: a second or two.
@@ -161,7 +161,7 @@ func testHoldTimeEdit(t *testing.T, l *l2Env, p lab.Plan, name string) {
 		// connect 1-2 s later.
 		eventually(t, testkit.Budget(3*time.Second), fmt.Sprintf("every node's session with hold time %v", time.Duration(wantMS)*time.Millisecond), func() error {
 			for _, n := range p.Nodes {
-				out, err := vtysh("show bgp neighbors " + n.IPv4.String() + " json")
+				out, err := vtysh("show bgp neighbors " + sessionAddr(p, n).String() + " json")
 				if err != nil {
 					return err
 				}
@@ -188,8 +188,8 @@ func routerPaths(p lab.Plan, prefix netip.Prefix, community string) error {
 		return err
 	}
 	for _, n := range p.Nodes {
-		if !strings.Contains(out, `"peerId":"`+n.IPv4.String()+`"`) {
-			return fmt.Errorf("no path from %s (%s):\n%s", n.Name, n.IPv4, out)
+		if a := sessionAddr(p, n); !strings.Contains(out, `"peerId":"`+a.String()+`"`) {
+			return fmt.Errorf("no path from %s (%s):\n%s", n.Name, a, out)
 		}
 	}
 	if community != "" && !strings.Contains(out, community) {
@@ -224,9 +224,21 @@ func routerSelf(p lab.Plan, ip netip.Addr) netip.Addr {
 // skipping these two Services: "10.202.0.15/32 on the router from every
 // node: not within 16s: no path from node1 (10.200.0.11)".
 func testSharedRouted(t *testing.T, l *l2Env, p lab.Plan) {
-	want := []netip.Addr{netip.MustParseAddr("10.202.0.15"), netip.MustParseAddr("fd00:202::15")}
+	var want []netip.Addr
+	var requested []string
+	if p.IPFamily.HasV4() {
+		want = append(want, netip.MustParseAddr("10.202.0.15"))
+	}
+	if p.IPFamily.HasV6() {
+		want = append(want, netip.MustParseAddr("fd00:202::15"))
+	}
+	for _, ip := range want {
+		requested = append(requested, ip.String())
+	}
+	policy, families := lbFamilies(p)
 	shared := func(s *corev1.Service) {
-		s.Annotations[annotationLBIPs] = want[0].String() + "," + want[1].String()
+		s.Spec.IPFamilyPolicy, s.Spec.IPFamilies = ptr.To(policy), families
+		s.Annotations[annotationLBIPs] = strings.Join(requested, ",")
 		s.Annotations[annotationAllowSharedIP] = "bgp-" + l.id
 	}
 	udp := corev1.ServicePort{Name: "dns", Protocol: corev1.ProtocolUDP, Port: dnsPort, TargetPort: intstr.FromInt32(workloadPort)}
@@ -235,7 +247,7 @@ func testSharedRouted(t *testing.T, l *l2Env, p lab.Plan) {
 		s.Spec.Ports = []corev1.ServicePort{udp}
 	}))
 	for _, svc := range []string{tcpSvc, udpSvc} {
-		if got := l.waitIngress(t, svc, 2); !slices.Equal(got, want) {
+		if got := l.waitIngress(t, svc, len(want)); !slices.Equal(got, want) {
 			t.Fatalf("%s: EXTERNAL-IPs %v, want the requested, shared %v", svc, got, want)
 		}
 	}
@@ -281,12 +293,7 @@ func testBGPEligibility(t *testing.T, l *l2Env, p lab.Plan, ips []netip.Addr) {
 				if err != nil {
 					return err
 				}
-				nh := func(n lab.Host) string {
-					if ip.Is6() {
-						return "via " + n.IPv6.String() + " "
-					}
-					return "via " + n.IPv4.String() + " "
-				}
+				nh := func(n lab.Host) string { return "via " + nodeAddrOf(n, ip).String() + " " }
 				if !strings.Contains(route, nh(keeper)) {
 					return fmt.Errorf("%s: no next hop of %s in %q", ip, keeper.Name, route)
 				}
@@ -330,9 +337,9 @@ func testBGPLocalPolicy(t *testing.T, l *l2Env, p lab.Plan) {
 	requireNodes(t, 2, "moving the endpoint between nodes")
 	first, last := p.Nodes[0], p.Nodes[len(p.Nodes)-1]
 	l.deployWeb(t, "pinned-bgp", 1, map[string]string{corev1.LabelHostname: first.Name})
-	svc := l.createLB(t, "bgp-local", "pinned-bgp", "bgp", corev1.IPFamilyPolicyRequireDualStack,
-		[]corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}, true)
-	ips := l.waitIngress(t, svc, 2)
+	policy, families := lbFamilies(p)
+	svc := l.createLB(t, "bgp-local", "pinned-bgp", "bgp", policy, families, true)
+	ips := l.waitIngress(t, svc, len(families))
 	for _, want := range []lab.Host{first, last} {
 		if want.Name != first.Name {
 			l.pinDeployment(t, "pinned-bgp", want.Name)
@@ -347,10 +354,7 @@ func testBGPLocalPolicy(t *testing.T, l *l2Env, p lab.Plan) {
 					return err
 				}
 				for _, n := range p.Nodes {
-					nh := "via " + n.IPv4.String() + " "
-					if ip.Is6() {
-						nh = "via " + n.IPv6.String() + " "
-					}
+					nh := "via " + nodeAddrOf(n, ip).String() + " "
 					if strings.Contains(route, nh) != (n.Name == want.Name) {
 						return fmt.Errorf("%s: %q", ip, route)
 					}

@@ -4,9 +4,12 @@
 // (internal/lab): by default each run brings up a lab of its own in a
 // temporary directory with a unique namespace prefix, so a developer's
 // running lab is left alone; IRONLB_E2E_LAB_DIR=<dir> reuses a running lab
-// instead (the destructive lifecycle tests are then skipped).
+// instead (the destructive lifecycle tests are then skipped). The lab is
+// dual-stack; IRONLB_E2E_IP_FAMILY=ipv4|ipv6 makes it single-stack (`make
+// test` runs the BGP suite a second time on an IPv6-only lab).
 //
 //	sudo go test -tags e2e -count=1 ./test/e2e/
+//	sudo IRONLB_E2E_IP_FAMILY=ipv6 go test -tags e2e -count=1 -run 'TestBGP$' ./test/e2e/
 //
 // They need root, the lab's Debian packages and the binaries of
 // `hack/build-k8s.sh --all`. Missing any of these skips the tests on a
@@ -47,6 +50,8 @@ type env struct {
 	dir    string
 	prefix string
 	nodes  int
+	// family is the lab's IP family when this run brings it up.
+	family lab.IPFamily
 	// owned is true when this run brought the lab up (and takes it down).
 	owned bool
 	// work is this run's temporary directory: the binary, the lab's dir.
@@ -131,12 +136,18 @@ func setup() (missing string, err error) {
 	e2e.dir = filepath.Join(work, "lab")
 	e2e.prefix = "ie2e" + randomHex(3) + "-"
 	e2e.nodes = 3
+	e2e.family = lab.DualStack
+	if f := os.Getenv("IRONLB_E2E_IP_FAMILY"); f != "" {
+		if e2e.family, err = lab.ParseIPFamily(f); err != nil {
+			return "", fmt.Errorf("IRONLB_E2E_IP_FAMILY: %w", err)
+		}
+	}
 	e2e.owned = true // from here on, TestMain takes the lab down
 	start := time.Now()
 	if out, err := labUp(); err != nil {
 		return "", fmt.Errorf("lab up failed: %w\n%s", err, out)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: lab up in %s (dir %s, prefix %s)\n", time.Since(start).Round(100*time.Millisecond), e2e.dir, e2e.prefix)
+	fmt.Fprintf(os.Stderr, "e2e: lab up in %s (dir %s, prefix %s, %s stack)\n", time.Since(start).Round(100*time.Millisecond), e2e.dir, e2e.prefix, e2e.family)
 	return "", nil
 }
 
@@ -147,7 +158,7 @@ func labUp() ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.Budget(30*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e2e.ironlb, "lab", "up", "--dir", e2e.dir, "--prefix", e2e.prefix,
-		"--nodes", strconv.Itoa(e2e.nodes), "--crds", filepath.Join(repoRoot(), "config", "crd", "bases"))
+		"--nodes", strconv.Itoa(e2e.nodes), "--ip-family", string(e2e.family), "--crds", filepath.Join(repoRoot(), "config", "crd", "bases"))
 	cmd.Dir = repoRoot()
 	return cmd.CombinedOutput()
 }
