@@ -53,11 +53,11 @@ type BFDProfileSpec struct {
 	// +kubebuilder:validation:Maximum=60000
 	EchoInterval *uint32 `json:"echoInterval,omitempty"`
 
-	// echoMode turns on the BFD echo function: the peer loops echo packets
-	// back, testing the forwarding path itself. Not supported yet: a profile
-	// with echoMode true is not used (reason NotSupported on its Valid
-	// condition) and the BGPPeers naming it run without BFD. Defaults to
-	// false.
+	// echoMode turns on the BFD echo function (single-hop sessions only): the
+	// node sends echo packets the peer loops back, testing the forwarding
+	// path itself, and loops the peer's back (its IPv4 ones by the node's
+	// IP forwarding). A BGPPeer with ebgpMultiHop naming such a profile is
+	// refused. Defaults to false.
 	// +optional
 	// +kubebuilder:default=false
 	EchoMode *bool `json:"echoMode,omitempty"`

@@ -14,11 +14,19 @@ type Counters struct {
 	UnknownDropped   uint64 // valid packets from an address with no session, or arriving while its queue is full
 	StateTransitions uint64 // every state change
 	Ups, Downs       uint64 // transitions into Up, and from Up to anything
+	// Echo function (Profile.EchoMode): echo packets sent, this system's
+	// own come back (TTL / hop limit 254), and the peer's looped back in
+	// software (IPv6; the peer's IPv4 ones the kernel forwards). A looped
+	// packet with another TTL counts in TTLDropped, one not of this
+	// system's format in MalformedDropped, one of no session in
+	// UnknownDropped.
+	EchoSent, EchoReceived, EchoReflected uint64
 }
 
 // counters is the live, atomically updated form of Counters.
 type counters struct {
 	received, sent, sendErrors, malformed, ttl, unknown, transitions, ups, downs atomic.Uint64
+	echoSent, echoReceived, echoReflected                                        atomic.Uint64
 }
 
 func (c *counters) snapshot() Counters {
@@ -27,6 +35,7 @@ func (c *counters) snapshot() Counters {
 		SendErrors: c.sendErrors.Load(), MalformedDropped: c.malformed.Load(),
 		TTLDropped: c.ttl.Load(), UnknownDropped: c.unknown.Load(),
 		StateTransitions: c.transitions.Load(), Ups: c.ups.Load(), Downs: c.downs.Load(),
+		EchoSent: c.echoSent.Load(), EchoReceived: c.echoReceived.Load(), EchoReflected: c.echoReflected.Load(),
 	}
 }
 

@@ -34,14 +34,17 @@
 // (one session per peer address, single-hop or multi-hop), and then by Your
 // Discriminator when it is set.
 //
-// The echo function and demand mode are not implemented: Profile.Validate
-// refuses EchoMode; this system never sets the D bit and keeps sending
-// periodically even when the peer does. The package builds on Linux only.
+// The echo function (Profile.EchoMode, single-hop sessions only) runs on
+// UDP port 3785 (RFC 5881 §4): see echoEndpoint for how echo packets go
+// out and come back in each family. Demand mode is not implemented: this
+// system never sets the D bit and keeps sending periodically even when
+// the peer does. The package builds on Linux only.
 //
 // Proven against FRR's bfdd (frr_netns_test.go, network namespaces): IPv4
 // and IPv6 single-hop sessions Up and detecting loss both ways (IPv6 with
 // global and with link-local addresses); each
 // Profile field as FRR sees it (intervals and multiplier in `show bfd
 // peers`, passive mode, the TTL checks); multi-hop sessions with a router
-// one routed hop away.
+// one routed hop away; the echo function against bfdd's echo-mode, IPv4
+// and IPv6 (frr_echo_netns_test.go).
 package bfd

@@ -182,6 +182,8 @@ type frrPeer struct {
 	RemoteRx    int    `json:"remote-receive-interval"`
 	RemoteTx    int    `json:"remote-transmit-interval"`
 	RemoteMult  int    `json:"remote-detect-multiplier"`
+	// RemoteEchoRx is our Required Min Echo RX Interval.
+	RemoteEchoRx int `json:"remote-echo-receive-interval"`
 	// raw is the entry as FRR printed it, for failure messages.
 	raw json.RawMessage
 }

@@ -29,7 +29,8 @@ type Manager struct {
 	mu        sync.Mutex
 	sessions  map[netip.Addr]*managed
 	listeners map[listenKey]*listener
-	discrs    map[uint32]bool
+	echoes    map[netip.Addr]*echoEndpoint // by local address
+	discrs    map[uint32]*Session          // nil until the session runs
 	closed    bool
 
 	// serving counts the listeners' serve goroutines; Close waits for
@@ -51,7 +52,8 @@ var ErrClosed = errors.New("bfd: manager closed")
 func NewManager(opts Options) *Manager {
 	return &Manager{
 		opts: opts, sessions: map[netip.Addr]*managed{},
-		listeners: map[listenKey]*listener{}, discrs: map[uint32]bool{},
+		listeners: map[listenKey]*listener{}, echoes: map[netip.Addr]*echoEndpoint{},
+		discrs: map[uint32]*Session{},
 	}
 }
 
@@ -61,9 +63,11 @@ func NewManager(opts Options) *Manager {
 // every single-hop session on local) and a send socket on a free port in
 // 49152–65535. Received packets must carry TTL / hop limit 255; the
 // profile's MinimumTTL is not used. Zero profile fields take their
-// defaults; an invalid profile (including EchoMode, which is not
-// supported) is refused with the reasons. Add fails when a session with
-// peer already exists. It does not block on the network.
+// defaults; an invalid profile is refused with the reasons. With the
+// profile's EchoMode it also opens the local address's echo socket (see
+// echoEndpoint: a packet socket for IPv4, needing CAP_NET_RAW; UDP port
+// 3785 for IPv6), shared by its sessions with echo. Add fails when a
+// session with peer already exists. It does not block on the network.
 //
 // An IPv6 link-local peer needs a link-local local address with the
 // interface as its zone (fe80::1%eth0); the session is known by the
@@ -98,6 +102,9 @@ func (m *Manager) add(peer, local netip.Addr, p Profile, multihop bool) (*Sessio
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("bfd: add peer %v: invalid profile: %w", peer, err)
 	}
+	if multihop && p.EchoMode {
+		return nil, fmt.Errorf("bfd: add multi-hop peer %v: echoMode: %w", peer, ErrEchoMultihop)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -126,9 +133,28 @@ func (m *Manager) add(peer, local netip.Addr, p Profile, multihop bool) (*Sessio
 		}
 		return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
 	}
+	var sendEcho func([]byte) error
+	if p.EchoMode {
+		e := m.echoes[local]
+		if e == nil {
+			if e, err = listenEcho(local, m.opts.Device); err != nil {
+				_ = closeTx()
+				if l.refs == 0 {
+					_ = l.conn.Close()
+					delete(m.listeners, key)
+				}
+				return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
+			}
+			m.echoes[local] = e
+			m.serving.Go(func() { e.serve(m.lookupDiscr, m.lookup, &m.cnt) })
+		}
+		e.refs++
+		sendEcho = func(b []byte) error { return e.send(peer, b) }
+	}
 	l.refs++
 	discr := m.newDiscriminator()
-	s := newSession(peer, local, multihop, p, discr, send, m.opts.OnChange, &m.cnt)
+	s := newSession(peer, local, multihop, p, discr, send, sendEcho, m.opts.OnChange, &m.cnt)
+	m.discrs[discr] = s
 	m.sessions[peer] = &managed{s: s, discr: discr, closeTx: closeTx}
 	return s, nil
 }
@@ -152,9 +178,16 @@ func (m *Manager) Remove(peer netip.Addr) {
 	m.mu.Lock()
 	delete(m.discrs, ms.discr)
 	closed := m.releaseListener(m.listeners[listenKey{local: ms.s.local, multihop: ms.s.multihop}])
+	var echoClosed *echoEndpoint
+	if ms.s.sendEcho != nil {
+		echoClosed = m.releaseEcho(m.echoes[ms.s.local])
+	}
 	m.mu.Unlock()
 	if closed != nil {
 		<-closed.done // without mu: serve may be waiting for it in lookup
+	}
+	if echoClosed != nil {
+		<-echoClosed.done
 	}
 }
 
@@ -191,6 +224,12 @@ func (m *Manager) Close() error {
 		}
 		delete(m.listeners, a)
 	}
+	for a, e := range m.echoes {
+		if err := e.close(); err != nil {
+			errs = append(errs, err)
+		}
+		delete(m.echoes, a)
+	}
 	m.mu.Unlock()
 	m.serving.Wait() // without mu: serve may be waiting for it in lookup
 	return errors.Join(errs...)
@@ -203,6 +242,31 @@ func (m *Manager) lookup(src netip.Addr) *Session {
 		return ms.s
 	}
 	return nil
+}
+
+// lookupDiscr returns the running session with local discriminator d, or
+// nil.
+func (m *Manager) lookupDiscr(d uint32) *Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.discrs[d]
+}
+
+// releaseEcho drops one reference to e and returns it when that closed
+// it; m.mu must be held.
+func (m *Manager) releaseEcho(e *echoEndpoint) *echoEndpoint {
+	if e == nil {
+		return nil
+	}
+	if e.refs > 0 {
+		e.refs--
+	}
+	if e.refs > 0 {
+		return nil
+	}
+	_ = e.close()
+	delete(m.echoes, e.local)
+	return e
 }
 
 // releaseListener drops one reference and returns the listener when that
@@ -228,8 +292,8 @@ func (m *Manager) releaseListener(l *listener) *listener {
 func (m *Manager) newDiscriminator() uint32 {
 	for {
 		d := rand.Uint32()
-		if d != 0 && !m.discrs[d] {
-			m.discrs[d] = true
+		if _, used := m.discrs[d]; d != 0 && !used {
+			m.discrs[d] = nil
 			return d
 		}
 	}

@@ -1,6 +1,7 @@
 package bfd
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -139,8 +140,8 @@ func TestAddRejects(t *testing.T) {
 	if _, err := m.Add(v6, v4, Profile{}); err == nil {
 		t.Error("mixed families accepted")
 	}
-	if _, err := m.Add(v4, v4, Profile{EchoMode: true}); err == nil {
-		t.Error("echo mode accepted")
+	if _, err := m.AddMultihop(v4, v4, Profile{EchoMode: true}); !errors.Is(err, ErrEchoMultihop) {
+		t.Errorf("multi-hop with echo mode: %v, want ErrEchoMultihop", err)
 	}
 	ll := netip.MustParseAddr("fe80::1")
 	for _, local := range []netip.Addr{v6, netip.MustParseAddr("fe80::2"), netip.MustParseAddr("fe80::2%lo")} {

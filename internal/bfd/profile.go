@@ -18,10 +18,13 @@ type Profile struct {
 	// DetectMultiplier is the number of packets that may be missed (2–255,
 	// default 3).
 	DetectMultiplier uint8
-	// EchoInterval is kept for the resource's sake; echo is not supported.
+	// EchoInterval is, with EchoMode, both the least interval at which
+	// this system loops the peer's echo packets back (its Required Min
+	// Echo RX Interval) and the interval at which it sends its own, unless
+	// the peer asks for a longer one (10 ms–60 s, default 50 ms).
 	EchoInterval time.Duration
-	// EchoMode must be false: the echo function is not supported and
-	// Validate says so.
+	// EchoMode turns on the echo function (RFC 5880 §6.4), on single-hop
+	// sessions only (RFC 5883 §3): see Config.Echo and echoEndpoint.
 	EchoMode bool
 	// PassiveMode sessions send nothing until the peer's first packet.
 	PassiveMode bool
@@ -42,8 +45,9 @@ const (
 	maxInterval             = 60 * time.Second
 )
 
-// ErrEchoModeUnsupported is wrapped by Validate when EchoMode is set.
-var ErrEchoModeUnsupported = errors.New("echo mode is not supported")
+// ErrEchoMultihop is wrapped by AddMultihop's error for a profile with
+// EchoMode: the echo function is single-hop only (RFC 5883 §3).
+var ErrEchoMultihop = errors.New("the echo function is for single-hop sessions only (RFC 5883)")
 
 // WithDefaults returns p with every zero field set to its default.
 func (p Profile) WithDefaults() Profile {
@@ -83,9 +87,6 @@ func (p Profile) Validate() error {
 	if p.MinimumTTL == 255 {
 		errs = append(errs, fmt.Errorf("minimumTtl %d is out of range: must be between 1 and 254", p.MinimumTTL))
 	}
-	if p.EchoMode {
-		errs = append(errs, fmt.Errorf("echoMode true: %w; set it to false", ErrEchoModeUnsupported))
-	}
 	return errors.Join(errs...)
 }
 
@@ -93,5 +94,6 @@ func (p Profile) config() Config {
 	return Config{
 		DesiredMinTx: p.TransmitInterval, RequiredMinRx: p.ReceiveInterval,
 		DetectMult: p.DetectMultiplier, Passive: p.PassiveMode,
+		Echo: p.EchoMode, EchoInterval: p.EchoInterval,
 	}
 }

@@ -30,11 +30,13 @@ type Session struct {
 	multihop    bool
 	profile     Profile
 	send        func([]byte) error
+	sendEcho    func([]byte) error // nil without the echo function
 	onChange    func(Event)
 	cnt         pair
 	own         counters
 
 	rx    chan Control
+	echo  chan struct{} // this session's echo packets come back
 	admin chan bool
 	stop  chan bool // true: say AdminDown before stopping
 	done  chan struct{}
@@ -46,15 +48,17 @@ type Session struct {
 	stopOnce sync.Once
 }
 
-func newSession(peer, local netip.Addr, multihop bool, p Profile, discr uint32, send func([]byte) error, onChange func(Event), mgr *counters) *Session {
+func newSession(peer, local netip.Addr, multihop bool, p Profile, discr uint32, send, sendEcho func([]byte) error, onChange func(Event), mgr *counters) *Session {
 	s := &Session{
-		peer: peer, local: local, multihop: multihop, profile: p, send: send, onChange: onChange,
-		rx: make(chan Control, 16), admin: make(chan bool), stop: make(chan bool, 1),
+		peer: peer, local: local, multihop: multihop, profile: p, send: send, sendEcho: sendEcho, onChange: onChange,
+		rx: make(chan Control, 16), echo: make(chan struct{}, 16), admin: make(chan bool), stop: make(chan bool, 1),
 		done: make(chan struct{}), state: StateDown,
 	}
 	s.cnt = pair{&s.own, mgr}
-	m := NewMachine(p.config(), discr, time.Now(), rand.Float64)
-	go s.run(m)
+	cfg := p.config()
+	cfg.Echo = cfg.Echo && !multihop && sendEcho != nil
+	m := NewMachine(cfg, discr, time.Now(), rand.Float64)
+	go s.run(m, discr)
 	return s
 }
 
@@ -100,6 +104,16 @@ func (s *Session) deliver(c Control) {
 	}
 }
 
+// deliverEcho tells the session one of its echo packets came back, without
+// blocking; a full queue drops it (the next one restarts the detection
+// time as well).
+func (s *Session) deliverEcho() {
+	select {
+	case s.echo <- struct{}{}:
+	default:
+	}
+}
+
 // shutdown stops the goroutine and waits for it. With notify the peer is
 // sent AdminDown packets first (RFC 5880 §6.8.16), best effort.
 func (s *Session) shutdown(notify bool) {
@@ -107,11 +121,11 @@ func (s *Session) shutdown(notify bool) {
 	<-s.done
 }
 
-func (s *Session) run(m *Machine) {
+func (s *Session) run(m *Machine, discr uint32) {
 	defer close(s.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var buf []byte
+	var buf, echoBuf []byte
 	transmit := func(p *Control) {
 		if p == nil {
 			return
@@ -135,6 +149,14 @@ func (s *Session) run(m *Machine) {
 		if p, _ = m.Advance(now); p != nil { // a Final and a periodic packet may both be due
 			transmit(p)
 		}
+		if m.EchoDue(now) {
+			echoBuf = appendEcho(echoBuf[:0], discr, now)
+			if err := s.sendEcho(echoBuf); err != nil {
+				s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.sendErrors })
+			} else {
+				s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.echoSent })
+			}
+		}
 		if d := m.Deadline(); !d.IsZero() {
 			timer.Reset(time.Until(d))
 		} else {
@@ -155,6 +177,9 @@ func (s *Session) run(m *Machine) {
 				}
 			}
 			return
+		case <-s.echo:
+			s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.echoReceived })
+			m.EchoReceived(time.Now())
 		case c := <-s.rx:
 			now := time.Now()
 			s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.received })

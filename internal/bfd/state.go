@@ -12,6 +12,14 @@ type Config struct {
 	DetectMult uint8
 	// Passive sessions send nothing until the peer's first packet arrives.
 	Passive bool
+	// Echo turns on the echo function (RFC 5880 §6.4, single-hop only):
+	// the session advertises EchoInterval as its Required Min Echo RX
+	// Interval, so the peer may send it echo packets to loop back, and,
+	// while Up and the peer advertises a nonzero one, sends its own every
+	// max(EchoInterval, the peer's) and goes Down with DiagEchoFailed when
+	// none came back for DetectMult of those intervals.
+	Echo         bool
+	EchoInterval time.Duration
 }
 
 // Change is a session state transition.
@@ -48,6 +56,11 @@ type Machine struct {
 	detectAt   time.Time // zero: detection timer not running
 	sendFinal  bool      // a Final is owed to the peer's Poll
 	lastDetect time.Duration
+
+	remoteMinEchoRx time.Duration
+	echoActive      bool      // sending echo packets (see Config.Echo)
+	nextEcho        time.Time // zero unless echoActive
+	echoDetectAt    time.Time // zero unless echoActive
 }
 
 // NewMachine returns a session in state Down with local discriminator discr
@@ -88,14 +101,66 @@ func (m *Machine) DetectionTime() time.Duration { return m.lastDetect }
 // PollActive reports whether a Poll sequence is in progress.
 func (m *Machine) PollActive() bool { return m.pollActive }
 
-// Deadline returns the earliest time Advance has work to do, or the zero
-// time when nothing is scheduled.
+// EchoActive reports whether the session sends echo packets.
+func (m *Machine) EchoActive() bool { return m.echoActive }
+
+// EchoInterval returns the interval between echo packets while EchoActive:
+// the larger of the local EchoInterval and the peer's Required Min Echo RX
+// Interval (§6.8.9).
+func (m *Machine) EchoInterval() time.Duration {
+	return max(m.cfg.EchoInterval, m.remoteMinEchoRx)
+}
+
+// echoDetection is how long the session waits for an echo packet to come
+// back before it goes Down: DetectMult echo intervals.
+func (m *Machine) echoDetection() time.Duration {
+	return time.Duration(m.cfg.DetectMult) * m.EchoInterval()
+}
+
+// Deadline returns the earliest time Advance or EchoDue has work to do, or
+// the zero time when nothing is scheduled.
 func (m *Machine) Deadline() time.Time {
 	d := m.nextTx
-	if !m.detectAt.IsZero() && (d.IsZero() || m.detectAt.Before(d)) {
-		d = m.detectAt
+	for _, t := range []time.Time{m.detectAt, m.nextEcho, m.echoDetectAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
 	}
 	return d
+}
+
+// EchoDue reports whether an echo packet is due at now, and if so plans
+// the next one. Call it at Deadline, as Advance.
+func (m *Machine) EchoDue(now time.Time) bool {
+	if !m.echoActive || now.Before(m.nextEcho) {
+		return false
+	}
+	m.nextEcho = now.Add(m.EchoInterval())
+	return true
+}
+
+// EchoReceived restarts the echo detection time at now: one of this
+// session's echo packets came back. Ignored while echo is not active.
+func (m *Machine) EchoReceived(now time.Time) {
+	if m.echoActive {
+		m.echoDetectAt = now.Add(m.echoDetection())
+	}
+}
+
+// updateEcho starts or stops the echo function as the state and the
+// peer's Required Min Echo RX Interval allow (§6.8.9: never faster than
+// the peer asks, none when it asks for none).
+func (m *Machine) updateEcho(now time.Time) {
+	want := m.cfg.Echo && m.state == StateUp && m.remoteMinEchoRx > 0
+	switch {
+	case want && !m.echoActive:
+		m.echoActive = true
+		m.nextEcho = now
+		m.echoDetectAt = now.Add(m.echoDetection())
+	case !want && m.echoActive:
+		m.echoActive = false
+		m.nextEcho, m.echoDetectAt = time.Time{}, time.Time{}
+	}
 }
 
 // SetAdminDown moves the session to AdminDown (down true, diag
@@ -119,12 +184,14 @@ func (m *Machine) Receive(p Control, now time.Time) *Change {
 	if p.YourDiscriminator != 0 && p.YourDiscriminator != m.localDiscr {
 		return nil
 	}
+	defer m.updateEcho(now)
 	m.heardPeer = true
 	m.remoteDiscr = p.MyDiscriminator
 	m.remoteState = p.State
 	m.remoteMinRx = p.RequiredMinRx
 	m.remoteDesiredMinTx = p.DesiredMinTx
 	m.remoteDetectMult = p.DetectMult
+	m.remoteMinEchoRx = p.RequiredMinEchoRx
 	if p.Final && m.pollActive {
 		m.pollActive = false
 	}
@@ -168,6 +235,10 @@ func (m *Machine) Receive(p Control, now time.Time) *Change {
 // the detection time expiring, if any. Call it at Deadline and after every
 // Receive.
 func (m *Machine) Advance(now time.Time) (send *Control, change *Change) {
+	if m.echoActive && !now.Before(m.echoDetectAt) {
+		m.remoteDiscr = 0 // as on the control detection time (§6.8.1)
+		change = m.setState(StateDown, DiagEchoFailed, now)
+	}
 	if !m.detectAt.IsZero() && !now.Before(m.detectAt) {
 		m.detectAt = time.Time{}
 		m.remoteDiscr = 0
@@ -200,7 +271,18 @@ func (m *Machine) packet() Control {
 		YourDiscriminator: m.remoteDiscr,
 		DesiredMinTx:      m.desiredMinTx,
 		RequiredMinRx:     m.cfg.RequiredMinRx,
+		RequiredMinEchoRx: m.requiredMinEchoRx(),
 	}
+}
+
+// requiredMinEchoRx is the Required Min Echo RX Interval the session
+// advertises: its EchoInterval with the echo function on, else zero (it
+// will not loop the peer's echo packets back).
+func (m *Machine) requiredMinEchoRx() time.Duration {
+	if m.cfg.Echo {
+		return m.cfg.EchoInterval
+	}
+	return 0
 }
 
 // reschedule plans the next periodic packet if none is planned, or pulls
@@ -224,6 +306,7 @@ func (m *Machine) reschedule(now time.Time) {
 func (m *Machine) setState(to State, diag Diag, now time.Time) *Change {
 	from := m.state
 	m.state, m.diag = to, diag
+	defer m.updateEcho(now)
 	switch {
 	case to == StateUp:
 		// §6.8.3: leave the slow start rate; tell the peer by a Poll.

@@ -258,12 +258,109 @@ func TestProfileValidate(t *testing.T) {
 		{ReceiveInterval: time.Millisecond},
 		{TransmitInterval: 2 * time.Minute},
 		{DetectMultiplier: 1},
-		{EchoMode: true},
+		{EchoMode: true, EchoInterval: 5 * time.Millisecond},
 		{MinimumTTL: 255},
 	}
 	for _, p := range bad {
 		if err := p.WithDefaults().Validate(); err == nil {
 			t.Errorf("%+v accepted", p)
 		}
+	}
+}
+
+// TestEcho: the echo function starts once Up when both ends want it,
+// paces at the larger of the two intervals, advertises the local one,
+// keeps the session Up while echo packets come back, and takes it Down
+// with EchoFunctionFailed DetectMult intervals after the last one.
+func TestEcho(t *testing.T) {
+	cfg := testCfg
+	cfg.Echo, cfg.EchoInterval = true, 50*time.Millisecond
+	m := NewMachine(cfg, 42, t0, half)
+	if p, _ := m.Advance(t0); p == nil || p.RequiredMinEchoRx != 50*time.Millisecond {
+		t.Fatalf("first packet %+v, want RequiredMinEchoRx 50ms", p)
+	}
+	peer := peerPacket(StateInit)
+	peer.RequiredMinEchoRx = 70 * time.Millisecond
+	if ch := m.Receive(peer, t0); ch == nil || ch.To != StateUp {
+		t.Fatalf("change %+v, want Up", ch)
+	}
+	if !m.EchoActive() || m.EchoInterval() != 70*time.Millisecond {
+		t.Fatalf("echo active %v, interval %v; want true, 70ms (the peer's, larger)", m.EchoActive(), m.EchoInterval())
+	}
+	up := peerPacket(StateUp)
+	up.RequiredMinEchoRx = peer.RequiredMinEchoRx
+	now := t0
+	sent := 0
+	var lastBack time.Time
+	for range 30 { // 300 ms, echo packets back after 1 ms
+		if m.EchoDue(now) {
+			sent++
+			lastBack = now.Add(time.Millisecond)
+			m.EchoReceived(lastBack)
+		}
+		m.Receive(up, now) // control packets keep flowing
+		if _, ch := m.Advance(now); ch != nil {
+			t.Fatalf("change %+v at %v while echo packets come back", ch, now.Sub(t0))
+		}
+		now = now.Add(10 * time.Millisecond)
+	}
+	if sent != 5 { // at 0, 70, 140, 210, 280 ms
+		t.Errorf("%d echo packets in 300ms at 70ms, want 5", sent)
+	}
+	// None come back: Down 3 × 70 ms after the last one returned.
+	last := now
+	var down *Change
+	for down == nil && now.Sub(last) < time.Second {
+		now = now.Add(time.Millisecond)
+		m.EchoDue(now)
+		m.Receive(up, now)
+		_, down = m.Advance(now)
+	}
+	if down == nil || down.To != StateDown || down.Diag != DiagEchoFailed {
+		t.Fatalf("change %+v, want Down with EchoFunctionFailed", down)
+	}
+	if d := now.Sub(lastBack); d != 3*70*time.Millisecond {
+		t.Errorf("Down %v after the last echo packet came back, want 3 × 70ms", d)
+	}
+	if m.EchoActive() || m.EchoDue(now.Add(time.Hour)) {
+		t.Error("echo still active after Down")
+	}
+	if d := m.Deadline(); d.IsZero() {
+		t.Error("no deadline: the Down packet is due")
+	}
+}
+
+// TestEchoOffOrRefused: no echo packets when the local profile has echo off
+// (and none advertised), or when the peer advertises a zero Required Min
+// Echo RX Interval; an Up session without echo is not timed by it.
+func TestEchoOffOrRefused(t *testing.T) {
+	peer := peerPacket(StateInit)
+	peer.RequiredMinEchoRx = 50 * time.Millisecond
+	off := NewMachine(testCfg, 42, t0, half)
+	if p, _ := off.Advance(t0); p.RequiredMinEchoRx != 0 {
+		t.Errorf("echo off: RequiredMinEchoRx %v, want 0", p.RequiredMinEchoRx)
+	}
+	off.Receive(peer, t0)
+	if off.EchoActive() || off.EchoDue(t0) {
+		t.Error("echo off locally, but active")
+	}
+	cfg := testCfg
+	cfg.Echo, cfg.EchoInterval = true, 50*time.Millisecond
+	refused := NewMachine(cfg, 42, t0, half)
+	refused.Receive(peerPacket(StateInit), t0)
+	if refused.State() != StateUp || refused.EchoActive() {
+		t.Errorf("peer refuses echo: state %v, echo active %v; want Up, false", refused.State(), refused.EchoActive())
+	}
+	// The peer starts accepting echo packets later: echo starts.
+	up := peerPacket(StateUp)
+	up.RequiredMinEchoRx = 50 * time.Millisecond
+	refused.Receive(up, t0.Add(time.Millisecond))
+	if !refused.EchoActive() {
+		t.Error("echo not started when the peer began to accept it")
+	}
+	// And stops when it asks for none again.
+	refused.Receive(peerPacket(StateUp), t0.Add(2*time.Millisecond))
+	if refused.EchoActive() {
+		t.Error("echo still active after the peer asked for none")
 	}
 }

@@ -289,18 +289,29 @@ func TestCrossObjectRules(t *testing.T) {
 			in:   Input{Objects: Objects{BGPPeers: []v1beta1.BGPPeer{peer("r1", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.1", DynamicASN: v1beta1.DynamicASNInternal})}}},
 		},
 		{
-			name: "what the speaker cannot run is refused with NotSupported: dynamicASN external, unnumbered, BFD echo",
+			name: "what the speaker cannot run is refused with NotSupported: dynamicASN external, unnumbered",
 			in: Input{Objects: Objects{
 				BGPPeers: []v1beta1.BGPPeer{
 					peer("ext", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.1", DynamicASN: v1beta1.DynamicASNExternal}),
 					peer("unnumbered", 0, v1beta1.BGPPeerSpec{PeerASN: 64501, Interface: "eth1"}),
 				},
-				BFDProfiles: []v1beta1.BFDProfile{bfdProfile("echo", v1beta1.BFDProfileSpec{EchoMode: ptr(true)})},
 			}},
 			want: []string{
 				`BGPPeer "ext" (CR): spec.dynamicASN "external": this version of ironlb does not run sessions with dynamicASN external`,
 				`BGPPeer "unnumbered" (CR): spec.interface "eth1": this version of ironlb does not run BGP unnumbered sessions`,
-				`BFDProfile "echo" (CR): spec.echoMode "true": this version of ironlb does not run the BFD echo function`,
+			},
+		},
+		{
+			name: "BFD echo: accepted on a single-hop peer, refused on a multi-hop one",
+			in: Input{Objects: Objects{
+				BGPPeers: []v1beta1.BGPPeer{
+					peer("single", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.1", BFDProfile: "echo"}),
+					peer("multi", 0, v1beta1.BGPPeerSpec{PeerAddress: "10.0.0.2", BFDProfile: "echo", EBGPMultiHop: true}),
+				},
+				BFDProfiles: []v1beta1.BFDProfile{bfdProfile("echo", v1beta1.BFDProfileSpec{EchoMode: ptr(true)})},
+			}},
+			want: []string{
+				`BGPPeer "multi" (CR): spec.bfdProfile "echo": BFDProfile "echo" has echoMode, and the echo function is for single-hop sessions alone (RFC 5883)`,
 			},
 		},
 		{

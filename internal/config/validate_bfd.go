@@ -35,10 +35,6 @@ func validateBFDProfile(c *candidate[v1beta1.BFDProfile], p *problems) BFDProfil
 		}
 		return *v
 	}
-	if s.EchoMode != nil && *s.EchoMode {
-		p.add(v1beta1.ReasonNotSupported, "spec.echoMode", "true",
-			"this version of ironlb does not run the BFD echo function; set echoMode to false (BGPPeers naming this profile run without BFD until then)")
-	}
 	return BFDProfile{
 		Name:             c.name,
 		ReceiveInterval:  num("spec.receiveInterval", s.ReceiveInterval, DefaultBFDReceiveInterval, 10, 60000, " milliseconds"),

@@ -63,6 +63,9 @@ func (b *builder) validatePeer(c *candidate[v1beta1.BGPPeer], p *problems, bfd *
 	peer.Password = b.peerPassword(c, p)
 	if s.BFDProfile != "" {
 		switch prof, ok := bfd.inUse(s.BFDProfile); {
+		case ok && prof.EchoMode && s.EBGPMultiHop:
+			p.add(v1beta1.ReasonInvalidSpec, "spec.bfdProfile", s.BFDProfile,
+				"BFDProfile %q has echoMode, and the echo function is for single-hop sessions alone (RFC 5883), where this peer has ebgpMultiHop: name a profile without echoMode", s.BFDProfile)
 		case ok:
 			v := *prof
 			v.Origin = Origin{}

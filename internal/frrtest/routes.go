@@ -58,10 +58,18 @@ func (r *Router) Paths(prefix netip.Prefix) ([]Path, string, error) {
 	if err != nil {
 		return nil, raw, err
 	}
+	out, err := ParsePaths(raw)
+	return out, raw, err
+}
+
+// ParsePaths reads the output of FRR's `show bgp <afi> unicast <prefix>
+// json`: the prefix's paths, none for empty output or a prefix not in the
+// table.
+func ParsePaths(raw string) ([]Path, error) {
 	var fp frrPaths
 	if strings.TrimSpace(raw) != "" {
 		if err := json.Unmarshal([]byte(raw), &fp); err != nil {
-			return nil, raw, fmt.Errorf("frrtest: parsing %q: %w", raw, err)
+			return nil, fmt.Errorf("frrtest: parsing %q: %w", raw, err)
 		}
 	}
 	out := make([]Path, 0, len(fp.Paths))
@@ -73,7 +81,7 @@ func (r *Router) Paths(prefix netip.Prefix) ([]Path, string, error) {
 		}
 		out = append(out, q)
 	}
-	return out, raw, nil
+	return out, nil
 }
 
 // KernelRoute returns `ip route show <prefix>` in host: the route the

@@ -67,6 +67,13 @@ hostname router
 log file {{.Dir}}/bfdd.log
 !
 bfd
+ profile nodes
+  receive-interval 50
+  transmit-interval 50
+  echo-mode
+  echo transmit-interval 50
+  echo receive-interval 50
+ !
 !
 {{end}}
 {{- define "bgpd.conf" -}}
@@ -87,6 +94,7 @@ router bgp {{.RouterASN}}
  neighbor nodes peer-group
  neighbor nodes remote-as {{.NodeASN}}
  neighbor nodes bfd
+ neighbor nodes bfd profile nodes
 {{- range .LANs}}
  bgp listen range {{.}} peer-group nodes
 {{- end}}
@@ -188,12 +196,15 @@ func startFRRDaemon(ctx context.Context, dir string, p Plan, daemon string) (int
 // router's bgpd and starts it again with the same configuration; zebra,
 // bfdd and the kernel's routes stay.
 //
-//   - Without graceful, bgpd stops cleanly (SIGTERM, SIGKILL after 10 s):
-//     it sends every node a NOTIFICATION (Cease) and withdraws its routes
-//     from zebra, which deletes them from the kernel — the outage of a
+//   - Without graceful, bgpd is shut down cleanly: `bgp shutdown` sends
+//     every node a NOTIFICATION (Cease) and withdraws its routes from
+//     zebra, which deletes them from the kernel; once the kernel holds no
+//     BGP route, bgpd stops (SIGTERM, SIGKILL after 10 s) — the outage of a
 //     router restarted without graceful restart, until the nodes connect
 //     again (ironlb's speakers 1-2 s after the session ended) and announce
-//     their routes.
+//     their routes. (A SIGTERM alone races: FRR 8.4's bgpd, configured for
+//     graceful restart, sometimes exits before its withdrawals reach zebra,
+//     which then keeps the routes as stale — seen in one run of many.)
 //   - With graceful, bgpd is killed (SIGKILL), as a control-plane crash or
 //     an in-service restart: no NOTIFICATION, and zebra keeps its routes in
 //     the kernel, since bgpd runs with `bgp graceful-restart` and
@@ -216,7 +227,7 @@ func RestartRouter(ctx context.Context, dir string, graceful bool, out io.Writer
 	if pr == nil {
 		return fmt.Errorf("no process %q in this lab: `ironlb lab status` lists what runs", name)
 	}
-	how := "stopped (SIGTERM)"
+	how := "shut down (bgp shutdown, then SIGTERM)"
 	if graceful {
 		how = "killed (SIGKILL: forwarding state kept)"
 		if err := signal(pr.PID, pr.Start, syscall.SIGKILL); err != nil {
@@ -225,8 +236,13 @@ func RestartRouter(ctx context.Context, dir string, graceful bool, out io.Writer
 		if !waitGone(pr.PID, pr.Start, 5*time.Second) {
 			return fmt.Errorf("router: bgpd (pid %d) survived SIGKILL for 5 s", pr.PID)
 		}
-	} else if err := terminate(pr.PID, pr.Start, 10*time.Second); err != nil {
-		return err
+	} else {
+		if err := shutdownBGP(ctx, s.Dir, p.Namespace("router")); err != nil {
+			return err
+		}
+		if err := terminate(pr.PID, pr.Start, 10*time.Second); err != nil {
+			return err
+		}
 	}
 	old := pr.PID
 	pid, st, tmp, err := startFRRDaemon(ctx, s.Dir, p, "bgpd")
@@ -252,6 +268,36 @@ func RestartRouter(ctx context.Context, dir string, graceful bool, out io.Writer
 	}
 	_, _ = fmt.Fprintf(out, "restarted the router's bgpd: %s, pid %d -> %d\n", how, old, pid)
 	return nil
+}
+
+// shutdownBGP shuts the router's BGP instance down administratively and
+// waits, at most 10 s, until the router namespace ns has no BGP route in
+// its kernel.
+func shutdownBGP(ctx context.Context, dir, ns string) error {
+	if out, err := vtyshCommand(ctx, dir, "-c", "configure terminal", "-c", fmt.Sprintf("router bgp %d", RouterASN),
+		"-c", "bgp shutdown").CombinedOutput(); err != nil {
+		return fmt.Errorf("router: bgp shutdown: %w: %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []string
+		for _, fam := range []string{"-4", "-6"} {
+			out, err := exec.CommandContext(ctx, "ip", "-n", ns, fam, "route", "show", "proto", "bgp").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("router: ip %s route show proto bgp: %w: %s", fam, err, out)
+			}
+			if o := strings.TrimSpace(string(out)); o != "" {
+				left = append(left, o)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("router: BGP routes still in the kernel 10 s after bgp shutdown: %s", strings.Join(left, "; "))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // frrUser is the uid and gid of Debian's frr user.

@@ -33,6 +33,7 @@ router bgp 64512
  neighbor nodes peer-group
  neighbor nodes remote-as 64513
  neighbor nodes bfd
+ neighbor nodes bfd profile nodes
  bgp listen range 10.200.0.0/24 peer-group nodes
  bgp listen range fd00:200::/64 peer-group nodes
  !
@@ -62,7 +63,7 @@ func TestRenderZebraAndBFDD(t *testing.T) {
 	c := newRouterConfig("/lab", p)
 	for daemon, want := range map[string]string{
 		"zebra": "hostname router\nlog file /lab/router/zebra.log\n!\n",
-		"bfdd":  "hostname router\nlog file /lab/router/bfdd.log\n!\nbfd\n!\n",
+		"bfdd":  "hostname router\nlog file /lab/router/bfdd.log\n!\nbfd\n profile nodes\n  receive-interval 50\n  transmit-interval 50\n  echo-mode\n  echo transmit-interval 50\n  echo receive-interval 50\n !\n!\n",
 	} {
 		got, err := renderFRR(c, daemon)
 		if err != nil {

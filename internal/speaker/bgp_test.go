@@ -246,7 +246,7 @@ func TestBGPAnnouncer(t *testing.T) {
 	// Metrics.
 	fb.stats = map[string]bgp.PeerStats{
 		"gr":    {UpdatesSent: 7},
-		"plain": {UpdatesSent: 3, BFD: &bgp.BFDStats{Up: true, Counters: bfd.Counters{PacketsReceived: 10, PacketsSent: 11, Downs: 1}}},
+		"plain": {UpdatesSent: 3, BFD: &bgp.BFDStats{Up: true, Counters: bfd.Counters{PacketsReceived: 10, PacketsSent: 11, Downs: 1, EchoSent: 40, EchoReceived: 39}}},
 	}
 	const want = `
 # HELP ironlb_bgp_announced_prefixes Prefixes this node announces to the peer.
@@ -267,6 +267,12 @@ ironlb_bfd_control_packets_received_total{peer="plain"} 10
 # HELP ironlb_bfd_control_packets_sent_total BFD control packets sent to the peer.
 # TYPE ironlb_bfd_control_packets_sent_total counter
 ironlb_bfd_control_packets_sent_total{peer="plain"} 11
+# HELP ironlb_bfd_echo_packets_received_total BFD echo packets of this node that the peer looped back.
+# TYPE ironlb_bfd_echo_packets_received_total counter
+ironlb_bfd_echo_packets_received_total{peer="plain"} 39
+# HELP ironlb_bfd_echo_packets_sent_total BFD echo packets sent to the peer to loop back (profiles with echoMode).
+# TYPE ironlb_bfd_echo_packets_sent_total counter
+ironlb_bfd_echo_packets_sent_total{peer="plain"} 40
 # HELP ironlb_bfd_session_down_events_total Times the BFD session to the peer went down from Up.
 # TYPE ironlb_bfd_session_down_events_total counter
 ironlb_bfd_session_down_events_total{peer="plain"} 1

@@ -19,6 +19,8 @@ const (
 	BFDPacketsReceivedTotal   = "ironlb_bfd_control_packets_received_total"
 	BFDPacketsSentTotal       = "ironlb_bfd_control_packets_sent_total"
 	BFDSessionDownEventsTotal = "ironlb_bfd_session_down_events_total"
+	BFDEchoSentTotal          = "ironlb_bfd_echo_packets_sent_total"
+	BFDEchoReceivedTotal      = "ironlb_bfd_echo_packets_received_total"
 )
 
 // statsTimeout bounds the reading of GoBGP's counters during a scrape.
@@ -66,26 +68,29 @@ type bgpCollector struct {
 
 	sessionUp, prefixes, updatesSent           *prometheus.Desc
 	bfdUp, bfdReceived, bfdSent, bfdDownEvents *prometheus.Desc
+	bfdEchoSent, bfdEchoReceived               *prometheus.Desc
 }
 
 func newBGPCollector(read func() []bgpPeerMetrics) *bgpCollector {
 	peer := []string{"peer"}
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, peer, nil) }
 	return &bgpCollector{
-		read:          read,
-		sessionUp:     d(BGPSessionUp, "1 when the BGP session to the peer is Established, else 0."),
-		prefixes:      d(BGPAnnouncedPrefixes, "Prefixes this node announces to the peer."),
-		updatesSent:   d(BGPUpdatesSentTotal, "BGP UPDATE messages sent to the peer since its session was configured."),
-		bfdUp:         d(BFDSessionUp, "1 when the BFD session to the peer is Up, else 0."),
-		bfdReceived:   d(BFDPacketsReceivedTotal, "Valid BFD control packets received from the peer."),
-		bfdSent:       d(BFDPacketsSentTotal, "BFD control packets sent to the peer."),
-		bfdDownEvents: d(BFDSessionDownEventsTotal, "Times the BFD session to the peer went down from Up."),
+		read:            read,
+		sessionUp:       d(BGPSessionUp, "1 when the BGP session to the peer is Established, else 0."),
+		prefixes:        d(BGPAnnouncedPrefixes, "Prefixes this node announces to the peer."),
+		updatesSent:     d(BGPUpdatesSentTotal, "BGP UPDATE messages sent to the peer since its session was configured."),
+		bfdUp:           d(BFDSessionUp, "1 when the BFD session to the peer is Up, else 0."),
+		bfdReceived:     d(BFDPacketsReceivedTotal, "Valid BFD control packets received from the peer."),
+		bfdSent:         d(BFDPacketsSentTotal, "BFD control packets sent to the peer."),
+		bfdDownEvents:   d(BFDSessionDownEventsTotal, "Times the BFD session to the peer went down from Up."),
+		bfdEchoSent:     d(BFDEchoSentTotal, "BFD echo packets sent to the peer to loop back (profiles with echoMode)."),
+		bfdEchoReceived: d(BFDEchoReceivedTotal, "BFD echo packets of this node that the peer looped back."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *bgpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.sessionUp, c.prefixes, c.updatesSent, c.bfdUp, c.bfdReceived, c.bfdSent, c.bfdDownEvents} {
+	for _, d := range []*prometheus.Desc{c.sessionUp, c.prefixes, c.updatesSent, c.bfdUp, c.bfdReceived, c.bfdSent, c.bfdDownEvents, c.bfdEchoSent, c.bfdEchoReceived} {
 		ch <- d
 	}
 }
@@ -116,6 +121,8 @@ func (c *bgpCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.bfdReceived, f.PacketsReceived, p.name)
 			counter(c.bfdSent, f.PacketsSent, p.name)
 			counter(c.bfdDownEvents, f.Downs, p.name)
+			counter(c.bfdEchoSent, f.EchoSent, p.name)
+			counter(c.bfdEchoReceived, f.EchoReceived, p.name)
 		}
 	}
 }

@@ -51,15 +51,14 @@ const bgpBenchLimit = 60 * time.Second
 const sessionsExpected = 15 * time.Second
 
 // TestBenchBGP measures the BGP mode in the lab (`make bench`,
-// IRONLB_BENCH=1), every node peering with the lab's FRR router with the
-// default BFD profile (300 ms × 3), over IRONLB_BENCH_RUNS (default 20)
-// runs each:
+// IRONLB_BENCH=1), every node peering with the lab's FRR router with a
+// BFD profile, over IRONLB_BENCH_RUNS (default 20) runs each:
 //   - Service create → its /32 in the router's kernel (first next hop, and
 //     every node as next hop: ECMP), and Service delete → the /32 gone;
-//   - BFD failure detection: `lab node fail` (link cut, then the speaker
-//     SIGKILLed: no FIN reaches the router) → that node's next hop gone
-//     from the router's kernel route; then `lab node recover` → the next
-//     hop back.
+//   - BFD failure detection, with each of bfdBenchVariants: `lab node
+//     fail` (link cut, then the speaker SIGKILLed: no FIN reaches the
+//     router) → that node's next hop gone from the router's kernel route;
+//     then `lab node recover` → the next hop back.
 //
 // The failure is caused in-process (lab.NodeFail, lab.NodeRecover), so the
 // figures hold no CLI start-up time. Route changes are timed
@@ -105,8 +104,8 @@ func TestBenchBGP(t *testing.T) {
 
 	loads := sampleLoad()
 	started := time.Now().UTC()
-	var first, ecmp, gone, bfd, back []time.Duration
-	var createFailed, bfdFailed, byBFD int
+	var first, ecmp, gone []time.Duration
+	var createFailed int
 	for i := range runs {
 		svc := fmt.Sprintf("bench-%d", i)
 		t0 := time.Now()
@@ -143,58 +142,98 @@ func TestBenchBGP(t *testing.T) {
 	}
 
 	createBenchService(t, l, "bench", l.pools["bgp"], vip)
-	for i := range runs {
-		victim := l.nodes[i%len(l.nodes)]
-		if _, err := w.until(prefix, time.Now(), bgpBenchLimit, viaAll); err != nil {
-			t.Fatalf("BFD, run %d: %v", i+1, err)
+	var bfdRows []bgpBenchRow
+	var byBFD, bfdRuns int
+	for _, v := range bfdBenchVariants {
+		if v.spec != nil {
+			setBFDProfile(t, l, name, *v.spec)
 		}
-		waitSessions(t, nodeIPs, true)
-		t0 := time.Now()
-		var d time.Duration
-		err := lab.NodeFail(ctx, e2e.dir, victim, io.Discard)
-		if err == nil {
-			d, err = w.until(prefix, t0, bgpBenchLimit, func(r string) bool {
-				return r != "" && !strings.Contains(r, "via "+nodeIPs[victim].String()+" ")
-			})
+		var bfd, back []time.Duration
+		var bfdFailed int
+		for i := range runs {
+			victim := l.nodes[i%len(l.nodes)]
+			if _, err := w.until(prefix, time.Now(), bgpBenchLimit, viaAll); err != nil {
+				t.Fatalf("BFD %s, run %d: %v", v.name, i+1, err)
+			}
+			waitSessions(t, nodeIPs, true)
+			t0 := time.Now()
+			var d time.Duration
+			err := lab.NodeFail(ctx, e2e.dir, victim, io.Discard)
+			if err == nil {
+				d, err = w.until(prefix, t0, bgpBenchLimit, func(r string) bool {
+					return r != "" && !strings.Contains(r, "via "+nodeIPs[victim].String()+" ")
+				})
+			}
+			reason := lastReset(st.Router.VtySocket, nodeIPs[victim])
+			if strings.Contains(reason, "BFD") {
+				byBFD++
+			}
+			bfdRuns++
+			t2 := time.Now()
+			if rerr := lab.NodeRecover(ctx, e2e.dir, victim, io.Discard); rerr != nil {
+				t.Fatalf("BFD %s, run %d: bringing %s back: %v", v.name, i+1, victim, rerr)
+			}
+			d2, err2 := w.until(prefix, t2, bgpBenchLimit, viaAll)
+			if err != nil {
+				t.Errorf("BFD %s, run %d (%s): %v", v.name, i+1, victim, err)
+				bfdFailed++
+			} else {
+				bfd = append(bfd, d)
+			}
+			if err2 != nil {
+				t.Errorf("BFD %s, run %d: %s's next hop not back: %v", v.name, i+1, victim, err2)
+			} else {
+				back = append(back, d2)
+			}
+			t.Logf("BFD %s, run %d: %s's next hop gone %v after `lab node fail` (router: %q); back %v after `lab node recover`",
+				v.name, i+1, victim, d, reason, d2)
 		}
-		reason := lastReset(st.Router.VtySocket, nodeIPs[victim])
-		if strings.Contains(reason, "BFD") {
-			byBFD++
-		}
-		t2 := time.Now()
-		if rerr := lab.NodeRecover(ctx, e2e.dir, victim, io.Discard); rerr != nil {
-			t.Fatalf("BFD, run %d: bringing %s back: %v", i+1, victim, rerr)
-		}
-		d2, err2 := w.until(prefix, t2, bgpBenchLimit, viaAll)
-		if err != nil {
-			t.Errorf("BFD, run %d (%s): %v", i+1, victim, err)
-			bfdFailed++
-		} else {
-			bfd = append(bfd, d)
-		}
-		if err2 != nil {
-			t.Errorf("BFD, run %d: %s's next hop not back: %v", i+1, victim, err2)
-		} else {
-			back = append(back, d2)
-		}
-		t.Logf("BFD, run %d: %s's next hop gone %v after `lab node fail` (router: %q); back %v after `lab node recover`",
-			i+1, victim, d, reason, d2)
+		bfdRows = append(bfdRows,
+			newBGPBenchRow("`lab node fail` → its next hop gone (BFD "+v.name+")", bfd, bfdFailed),
+			newBGPBenchRow("`lab node recover` → its next hop back (BFD "+v.name+")", back, runs-len(back)))
 	}
 	load1 := loads()
 
-	rows := []bgpBenchRow{
+	rows := append([]bgpBenchRow{
 		newBGPBenchRow("Service create → /32 in the router's kernel (first next hop)", first, createFailed),
 		newBGPBenchRow("Service create → /32 via every node (ECMP)", ecmp, createFailed),
 		newBGPBenchRow("Service delete → /32 gone from the router's kernel", gone, runs-len(gone)),
-		newBGPBenchRow("`lab node fail` → its next hop gone (BFD)", bfd, bfdFailed),
-		newBGPBenchRow("`lab node recover` → its next hop back", back, runs-len(back)),
-	}
-	report := bgpBenchReport(rows, runs, started, load1, byBFD, len(bfd)+bfdFailed)
+	}, bfdRows...)
+	report := bgpBenchReport(rows, runs, started, load1, byBFD, bfdRuns)
 	fmt.Println(report) // `make bench` runs with -v and shows it
 	if out := os.Getenv("IRONLB_BENCH_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// bfdBenchVariants are the BFD profiles TestBenchBGP times a node's
+// failure with, in order; nil: the profile as created (every default).
+// The lab router's BFD profile (internal/lab) accepts 50 ms intervals and
+// runs echo-mode, so the nodes' profiles set the pace: the router detects
+// a node's loss after 3 × 300 ms, 3 × 50 ms, or — echo — 3 echo intervals
+// of 50 ms, its echo packets no longer looped back by the node.
+var bfdBenchVariants = []struct {
+	name string
+	spec *v1beta1.BFDProfileSpec
+}{
+	{"300 ms × 3", nil},
+	{"50 ms × 3", &v1beta1.BFDProfileSpec{ReceiveInterval: ptr.To[uint32](50), TransmitInterval: ptr.To[uint32](50)}},
+	{"echo 50 ms × 3", &v1beta1.BFDProfileSpec{EchoMode: ptr.To(true), EchoInterval: ptr.To[uint32](50)}},
+}
+
+// setBFDProfile replaces the spec of BFDProfile name (the BGPPeers naming
+// it re-create their sessions).
+func setBFDProfile(t *testing.T, l *l2Env, name string, spec v1beta1.BFDProfileSpec) {
+	t.Helper()
+	var prof v1beta1.BFDProfile
+	if err := l.cl.Get(context.Background(), client.ObjectKey{Namespace: ironlbNamespace, Name: name}, &prof); err != nil {
+		t.Fatal(err)
+	}
+	prof.Spec = spec
+	if err := l.cl.Update(context.Background(), &prof); err != nil {
+		t.Fatalf("editing BFDProfile %s: %v", name, err)
 	}
 }
 
@@ -519,7 +558,7 @@ func newBGPBenchRow(what string, ds []time.Duration, failed int) bgpBenchRow {
 
 func bgpBenchReport(rows []bgpBenchRow, runs int, started time.Time, load string, byBFD, bfdRuns int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "BGP mode in the lab (%d nodes, eBGP to FRR %s, BFD 300 ms × 3), %d runs each, %s UTC; %d CPUs; load average %s\n",
+	fmt.Fprintf(&b, "BGP mode in the lab (%d nodes, eBGP to FRR %s, BFD as each row says), %d runs each, %s UTC; %d CPUs; load average %s\n",
 		e2e.nodes, frrVersion(), runs, started.Format("2006-01-02 15:04"), runtime.NumCPU(), load)
 	fmt.Fprintf(&b, "times to the router's kernel route change (`ip -ts monitor route nexthop` in its namespace); the router named BFD as the reset cause in %d of %d failures\n\n",
 		byBFD, bfdRuns)

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/internal/frrtest"
 	"github.com/ironlb/ironlb/internal/lab"
 	"github.com/ironlb/ironlb/internal/testkit"
 )
@@ -133,27 +134,18 @@ func routerPathsFrom(p lab.Plan, prefix netip.Prefix, v4, v6 bool) error {
 	if err != nil {
 		return err
 	}
-	var r struct {
-		Paths []struct {
-			Nexthops []struct {
-				IP string `json:"ip"`
-			} `json:"nexthops"`
-			Peer struct {
-				PeerID string `json:"peerId"`
-			} `json:"peer"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return fmt.Errorf("show bgp %s: %w: %q", prefix, err, out)
+	paths, err := frrtest.ParsePaths(out)
+	if err != nil {
+		return err
 	}
 	type path struct{ peer, nextHop string }
 	var got []path
-	for _, ph := range r.Paths {
+	for _, ph := range paths {
 		nh := ""
-		if len(ph.Nexthops) > 0 {
-			nh = ph.Nexthops[0].IP
+		if len(ph.NextHops) > 0 {
+			nh = ph.NextHops[0]
 		}
-		got = append(got, path{ph.Peer.PeerID, nh})
+		got = append(got, path{ph.Peer, nh})
 	}
 	for _, n := range p.Nodes {
 		want := n.IPv4
@@ -228,8 +220,10 @@ func testOfferedNotInstalled(t *testing.T, p lab.Plan) {
 // on FRR with the receive and transmit intervals and the multiplier of
 // the profile as FRR reads them from the nodes' packets (`show bfd peers
 // json`, remote-*) — and an edit of the profile reaches it too: custom
-// intervals (rx 200 ms, tx 150 ms, multiplier 4), then passive mode with
-// the defaults (the router, active, starts the session, which comes Up).
+// intervals (rx 200 ms, tx 150 ms, multiplier 4), passive mode with the
+// defaults (the router, active, starts the session, which comes Up), then
+// echo mode at 40 ms (the node's echo interval on the router, and echo
+// packets going round both ways: testBFDEchoFlowing).
 // Minimum TTL applies to multi-hop sessions alone (single-hop ones accept
 // TTL 255 only, RFC 5881 §5); internal/bfd's TestAgainstFRRProfile shows
 // it, and who starts a passive session, against FRR in namespaces.
@@ -271,11 +265,14 @@ func testBFDProfiles(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 		spec   v1beta1.BFDProfileSpec
 		rx, tx int
 		mult   int
+		echoRx int
 	}{
 		{what: "rx 200ms, tx 150ms, multiplier 4", rx: 200, tx: 150, mult: 4,
 			spec: v1beta1.BFDProfileSpec{ReceiveInterval: ptr.To[uint32](200), TransmitInterval: ptr.To[uint32](150), DetectMultiplier: ptr.To[uint32](4)}},
 		{what: "passive mode, the defaults", rx: 300, tx: 300, mult: 3,
 			spec: v1beta1.BFDProfileSpec{PassiveMode: ptr.To(true)}},
+		{what: "echo mode at 40ms", rx: 300, tx: 300, mult: 3, echoRx: 40,
+			spec: v1beta1.BFDProfileSpec{EchoMode: ptr.To(true), EchoInterval: ptr.To[uint32](40)}},
 	} {
 		if err := l.cl.Get(ctx, client.ObjectKeyFromObject(prof), prof); err != nil {
 			t.Fatal(err)
@@ -304,13 +301,94 @@ func testBFDProfiles(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 					return fmt.Errorf("%s (%s): no BFD session on the router:\n%s", n.Name, a, out)
 				}
 				e := peers[i]
-				if e.Status != "up" || e.RemoteRx != v.rx || e.RemoteTx != v.tx || e.RemoteMult != v.mult {
-					return fmt.Errorf("%s (%s): %s, rx %d tx %d mult %d", n.Name, a, e.Status, e.RemoteRx, e.RemoteTx, e.RemoteMult)
+				if e.Status != "up" || e.RemoteRx != v.rx || e.RemoteTx != v.tx || e.RemoteMult != v.mult || e.RemoteEchoRx != v.echoRx {
+					return fmt.Errorf("%s (%s): %s, rx %d tx %d mult %d echo rx %d", n.Name, a, e.Status, e.RemoteRx, e.RemoteTx, e.RemoteMult, e.RemoteEchoRx)
 				}
 			}
 			return nil
 		})
 		t.Logf("%s: on the router for every node %v after the edit", v.what, time.Since(start).Round(10*time.Millisecond))
+	}
+	testBFDEchoFlowing(t, p, peer)
+}
+
+// testBFDEchoFlowing: with the echo profile of testBFDProfiles in force,
+// echo packets go round both ways for every node within a second: the
+// router's (FRR's bfdd, with echo-mode in the lab's profile) come back to
+// it, looped by the node's IP forwarding — its echo-packet-input counter
+// grows — and the node's come back to its speaker, looped by the
+// router's forwarding (IPv4) or bfdd (IPv6) — its
+// ironlb_bfd_echo_packets_received_total grows.
+//
+// Seen failing with echo-mode taken off the router's profile (vtysh: `bfd
+// / profile nodes / no echo-mode`): "node1: the router's echo packets
+// back: 0 more in 1s"; and with the speaker's IPv4 echo packets addressed
+// to the router (echo_linux.go's ipv4UDP given the peer as destination:
+// the router's kernel takes them for itself, none come back), the nodes'
+// sessions go down on Echo Function Failed, so testBFDProfiles fails
+// first: "BFD on the router with echo mode at 40ms from every node: not
+// within 24s: node1 (10.200.0.11): no BFD session on the router".
+func testBFDEchoFlowing(t *testing.T, p lab.Plan, peer string) {
+	type count struct{ router, speaker float64 }
+	read := func() (map[string]count, error) {
+		out, err := vtysh("show bfd peers counters json")
+		if err != nil {
+			return nil, err
+		}
+		var peers []struct {
+			Peer string  `json:"peer"`
+			In   float64 `json:"echo-packet-input"`
+		}
+		if err := json.Unmarshal([]byte(out), &peers); err != nil {
+			return nil, fmt.Errorf("show bfd peers counters json: %w: %q", err, out)
+		}
+		got := map[string]count{}
+		for _, n := range p.Nodes {
+			a := sessionAddr(p, n)
+			i := slices.IndexFunc(peers, func(e struct {
+				Peer string  `json:"peer"`
+				In   float64 `json:"echo-packet-input"`
+			}) bool {
+				return e.Peer == a.String()
+			})
+			if i < 0 {
+				return nil, fmt.Errorf("%s (%s): no BFD counters on the router:\n%s", n.Name, a, out)
+			}
+			text, err := scrapeMetrics(context.Background(), e2e.prefix+n.Name, speakerMetrics)
+			if err != nil {
+				return nil, err
+			}
+			all, err := samples(text, "ironlb_bfd_echo_packets_received_total")
+			if err != nil {
+				return nil, err
+			}
+			mine := withLabels(all, map[string]string{"peer": peer})
+			if len(mine) != 1 {
+				return nil, fmt.Errorf("%s: %d samples of ironlb_bfd_echo_packets_received_total{peer=%q}", n.Name, len(mine), peer)
+			}
+			got[n.Name] = count{router: peers[i].In, speaker: mine[0].value}
+		}
+		return got, nil
+	}
+	before, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const window = time.Second // 25 echo packets each way at 40 ms
+	time.Sleep(window)
+	after, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range p.Nodes {
+		b, a := before[n.Name], after[n.Name]
+		if a.router-b.router < 10 {
+			t.Errorf("%s: the router's echo packets back: %v more in %v", n.Name, a.router-b.router, window)
+		}
+		if a.speaker-b.speaker < 10 {
+			t.Errorf("%s: the speaker's echo packets back: %v more in %v", n.Name, a.speaker-b.speaker, window)
+		}
+		t.Logf("%s: in %v, %v of the router's echo packets and %v of the speaker's came back", n.Name, window, a.router-b.router, a.speaker-b.speaker)
 	}
 }
 
@@ -322,4 +400,7 @@ type routerBFDPeer struct {
 	RemoteRx   int    `json:"remote-receive-interval"`
 	RemoteTx   int    `json:"remote-transmit-interval"`
 	RemoteMult int    `json:"remote-detect-multiplier"`
+	// RemoteEchoRx is the node's Required Min Echo RX Interval: 0
+	// without echo mode.
+	RemoteEchoRx int `json:"remote-echo-receive-interval"`
 }
