@@ -37,8 +37,10 @@ import (
 // bgpBenchPool is the BGP bench's pool, clear of the BGP suite's; every
 // Service asks for bgpBenchVIP.
 var (
-	bgpBenchPool = []string{"10.202.0.40-10.202.0.49"}
-	bgpBenchVIP  = netip.MustParseAddr("10.202.0.40")
+	bgpBenchPool   = []string{"10.202.0.40-10.202.0.49"}
+	bgpBenchVIP    = netip.MustParseAddr("10.202.0.40")
+	bgpBenchPoolV6 = []string{"fd00:202::40-fd00:202::49"}
+	bgpBenchVIPv6  = netip.MustParseAddr("fd00:202::40")
 )
 
 // bgpBenchLimit bounds every wait of one run.
@@ -55,6 +57,8 @@ const sessionsExpected = 15 * time.Second
 // BFD profile, over IRONLB_BENCH_RUNS (default 20) runs each:
 //   - Service create → its /32 in the router's kernel (first next hop, and
 //     every node as next hop: ECMP), and Service delete → the /32 gone;
+//     then the same for a /128 over IPv6 sessions (a second BGPPeer, to
+//     the router's IPv6 address);
 //   - BFD failure detection, with each of bfdBenchVariants: `lab node
 //     fail` (link cut, then the speaker SIGKILLed: no FIN reaches the
 //     router) → that node's next hop gone from the router's kernel route;
@@ -93,53 +97,59 @@ func TestBenchBGP(t *testing.T) {
 	w := watchRoutes(t, routerNS)
 	vip := bgpBenchVIP
 	prefix := netip.PrefixFrom(vip, 32)
-	viaAll := func(route string) bool {
-		for _, ip := range nodeIPs {
-			if !strings.Contains(route, "via "+ip.String()+" ") {
-				return false
-			}
-		}
-		return true
-	}
+	viaAll := viaEvery(nodeIPs)
 
 	loads := sampleLoad()
 	started := time.Now().UTC()
-	var first, ecmp, gone []time.Duration
-	var createFailed int
-	for i := range runs {
-		svc := fmt.Sprintf("bench-%d", i)
-		t0 := time.Now()
-		createBenchService(t, l, svc, l.pools["bgp"], vip)
-		d1, err1 := w.until(prefix, t0, bgpBenchLimit, func(r string) bool { return r != "" })
-		d2, err2 := w.until(prefix, t0, bgpBenchLimit, viaAll)
-		if err := cmpErr(err1, err2); err != nil {
-			t.Errorf("create, run %d: %v", i+1, err)
-			createFailed++
-		} else {
-			first, ecmp = append(first, d1), append(ecmp, d2)
-		}
-		t1 := time.Now()
-		if err := l.cs.CoreV1().Services(l.ns).Delete(ctx, svc, metav1.DeleteOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		d3, err := w.until(prefix, t1, bgpBenchLimit, func(r string) bool { return r == "" })
-		if err != nil {
-			t.Errorf("delete, run %d: %v", i+1, err)
-		} else {
-			gone = append(gone, d3)
-		}
-		t.Logf("create, run %d: first next hop %v, ECMP %v; delete: gone %v", i+1, d1, d2, d3)
-		eventually(t, bgpBenchLimit, "Service "+svc+" gone", func() error {
-			_, err := l.cs.CoreV1().Services(l.ns).Get(ctx, svc, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return nil
+	// createDelete times runs Services asking for vip from pool: create →
+	// the route of vip in the router's kernel (first next hop, then via
+	// every node of ips), delete → gone.
+	createDelete := func(family, pool string, vip netip.Addr, ips map[string]netip.Addr) []bgpBenchRow {
+		prefix := netip.PrefixFrom(vip, vip.BitLen())
+		all := viaEvery(ips)
+		var first, ecmp, gone []time.Duration
+		var createFailed int
+		for i := range runs {
+			svc := fmt.Sprintf("bench-%s-%d", strings.ToLower(family), i)
+			t0 := time.Now()
+			createBenchService(t, l, svc, pool, vip)
+			d1, err1 := w.until(prefix, t0, bgpBenchLimit, func(r string) bool { return r != "" })
+			d2, err2 := w.until(prefix, t0, bgpBenchLimit, all)
+			if err := cmpErr(err1, err2); err != nil {
+				t.Errorf("create %s, run %d: %v", family, i+1, err)
+				createFailed++
+			} else {
+				first, ecmp = append(first, d1), append(ecmp, d2)
 			}
+			t1 := time.Now()
+			if err := l.cs.CoreV1().Services(l.ns).Delete(ctx, svc, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			d3, err := w.until(prefix, t1, bgpBenchLimit, func(r string) bool { return r == "" })
 			if err != nil {
-				return fmt.Errorf("reading it: %w", err)
+				t.Errorf("delete %s, run %d: %v", family, i+1, err)
+			} else {
+				gone = append(gone, d3)
 			}
-			return errors.New("still there")
-		})
+			t.Logf("create %s, run %d: first next hop %v, ECMP %v; delete: gone %v", family, i+1, d1, d2, d3)
+			eventually(t, bgpBenchLimit, "Service "+svc+" gone", func() error {
+				_, err := l.cs.CoreV1().Services(l.ns).Get(ctx, svc, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("reading it: %w", err)
+				}
+				return errors.New("still there")
+			})
+		}
+		return []bgpBenchRow{
+			newBGPBenchRow("Service create → "+prefix.String()+" in the router's kernel (first next hop; "+family+" sessions)", first, createFailed),
+			newBGPBenchRow("Service create → "+prefix.String()+" via every node (ECMP; "+family+" sessions)", ecmp, createFailed),
+			newBGPBenchRow("Service delete → "+prefix.String()+" gone from the router's kernel ("+family+" sessions)", gone, runs-len(gone)),
+		}
 	}
+	createRows := createDelete("IPv4", l.pools["bgp"], vip, nodeIPs)
 
 	createBenchService(t, l, "bench", l.pools["bgp"], vip)
 	var bfdRows []bgpBenchRow
@@ -192,13 +202,24 @@ func TestBenchBGP(t *testing.T) {
 			newBGPBenchRow("`lab node fail` → its next hop gone (BFD "+v.name+")", bfd, bfdFailed),
 			newBGPBenchRow("`lab node recover` → its next hop back (BFD "+v.name+")", back, runs-len(back)))
 	}
+
+	// The same over IPv6 sessions: a BGPPeer to the router's IPv6
+	// address (with a BFD profile of its own, every default) and an IPv6
+	// pool; the IPv4 peer's sessions stay.
+	v6 := name + "-v6"
+	createBGPObjects(t, l, v6, bgpBenchPoolV6, v1beta1.BGPPeerSpec{
+		MyASN: uint32(st.NodeASN), PeerASN: uint32(st.Router.ASN), PeerAddress: p.Router.IPv6.String(), //nolint:gosec // ASNs fit
+		ConnectTime: &metav1.Duration{Duration: time.Second}, BFDProfile: v6,
+	})
+	nodeIPs6 := map[string]netip.Addr{}
+	for _, n := range p.Nodes {
+		nodeIPs6[n.Name] = n.IPv6
+	}
+	waitSessions(t, nodeIPs6, true)
+	createRows = append(createRows, createDelete("IPv6", v6, bgpBenchVIPv6, nodeIPs6)...)
 	load1 := loads()
 
-	rows := append([]bgpBenchRow{
-		newBGPBenchRow("Service create → /32 in the router's kernel (first next hop)", first, createFailed),
-		newBGPBenchRow("Service create → /32 via every node (ECMP)", ecmp, createFailed),
-		newBGPBenchRow("Service delete → /32 gone from the router's kernel", gone, runs-len(gone)),
-	}, bfdRows...)
+	rows := append(createRows, bfdRows...)
 	report := bgpBenchReport(rows, runs, started, load1, byBFD, bfdRuns)
 	fmt.Println(report) // `make bench` runs with -v and shows it
 	if out := os.Getenv("IRONLB_BENCH_OUT"); out != "" {
@@ -237,6 +258,19 @@ func setBFDProfile(t *testing.T, l *l2Env, name string, spec v1beta1.BFDProfileS
 	}
 }
 
+// viaEvery returns a condition on `ip route show` output: a next hop via
+// every address of ips.
+func viaEvery(ips map[string]netip.Addr) func(route string) bool {
+	return func(route string) bool {
+		for _, ip := range ips {
+			if !strings.Contains(route, "via "+ip.String()+" ") {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func cmpErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
@@ -272,11 +306,15 @@ func createBGPObjects(t *testing.T, l *l2Env, name string, pool []string, peer v
 	l.pools["bgp"] = name
 }
 
-// createBenchService creates an IPv4 LoadBalancer Service for the pods of
-// app "web" asking for vip from pool; t's cleanup deletes it if it is
-// still there.
+// createBenchService creates a single-stack LoadBalancer Service (of vip's
+// family) for the pods of app "web" asking for vip from pool; t's cleanup
+// deletes it if it is still there.
 func createBenchService(t *testing.T, l *l2Env, name, pool string, vip netip.Addr) {
 	t.Helper()
+	family := corev1.IPv4Protocol
+	if vip.Is6() {
+		family = corev1.IPv6Protocol
+	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{
 			"ironlb.io/address-pool": pool, "ironlb.io/loadBalancerIPs": vip.String(),
@@ -284,7 +322,7 @@ func createBenchService(t *testing.T, l *l2Env, name, pool string, vip netip.Add
 		Spec: corev1.ServiceSpec{
 			Type:           corev1.ServiceTypeLoadBalancer,
 			IPFamilyPolicy: ptr.To(corev1.IPFamilyPolicySingleStack),
-			IPFamilies:     []corev1.IPFamily{corev1.IPv4Protocol},
+			IPFamilies:     []corev1.IPFamily{family},
 			Selector:       map[string]string{"app": "web"},
 			Ports:          []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(workloadPort)}},
 		},
