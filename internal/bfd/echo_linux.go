@@ -92,7 +92,7 @@ func echoPeer(src, local netip.Addr, byPeer func(netip.Addr) *Session) bool {
 		src = src.WithZone(local.Zone())
 	}
 	s := byPeer(src)
-	return s != nil && s.local == local && s.sendEcho != nil
+	return s != nil && s.local == local && s.echoOn.Load()
 }
 
 // errNoPeerMAC is returned by an IPv4 echo send before a control packet

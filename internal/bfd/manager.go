@@ -135,21 +135,14 @@ func (m *Manager) add(peer, local netip.Addr, p Profile, multihop bool) (*Sessio
 	}
 	var sendEcho func([]byte) error
 	if p.EchoMode {
-		e := m.echoes[local]
-		if e == nil {
-			if e, err = listenEcho(local, m.opts.Device); err != nil {
-				_ = closeTx()
-				if l.refs == 0 {
-					_ = l.conn.Close()
-					delete(m.listeners, key)
-				}
-				return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
+		if sendEcho, err = m.echoSender(local, peer); err != nil {
+			_ = closeTx()
+			if l.refs == 0 {
+				_ = l.conn.Close()
+				delete(m.listeners, key)
 			}
-			m.echoes[local] = e
-			m.serving.Go(func() { e.serve(m.lookupDiscr, m.lookup, &m.cnt) })
+			return nil, fmt.Errorf("bfd: add peer %v: %w", peer, err)
 		}
-		e.refs++
-		sendEcho = func(b []byte) error { return e.send(peer, b) }
 	}
 	l.refs++
 	discr := m.newDiscriminator()
@@ -157,6 +150,69 @@ func (m *Manager) add(peer, local netip.Addr, p Profile, multihop bool) (*Sessio
 	m.discrs[discr] = s
 	m.sessions[peer] = &managed{s: s, discr: discr, closeTx: closeTx}
 	return s, nil
+}
+
+// echoSender returns the send function of local's echo endpoint for peer,
+// opening the endpoint (and starting its goroutine) when it is the first
+// session on local with echo; m.mu must be held.
+func (m *Manager) echoSender(local, peer netip.Addr) (func([]byte) error, error) {
+	e := m.echoes[local]
+	if e == nil {
+		var err error
+		if e, err = listenEcho(local, m.opts.Device); err != nil {
+			return nil, err
+		}
+		m.echoes[local] = e
+		m.serving.Go(func() { e.serve(m.lookupDiscr, m.lookup, &m.cnt) })
+	}
+	e.refs++
+	return func(b []byte) error { return e.send(peer, b) }, nil
+}
+
+// Update gives the running session with peer a new profile without ending
+// it: while Up, the new intervals and multiplier reach the peer by a Poll
+// sequence (RFC 5880 §6.8.3) and the session stays Up; the echo function
+// starts or stops as the profile says (opening or releasing the local
+// address's echo socket). The same checks as Add apply; a multi-hop
+// session cannot take EchoMode. Update returns once the session runs
+// with the new profile.
+func (m *Manager) Update(peer netip.Addr, p Profile) error {
+	peer = peer.Unmap()
+	p = p.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("bfd: update peer %v: invalid profile: %w", peer, err)
+	}
+	m.mu.Lock()
+	ms := m.sessions[peer]
+	if ms == nil {
+		m.mu.Unlock()
+		return fmt.Errorf("bfd: update peer %v: no such session", peer)
+	}
+	if ms.s.multihop && p.EchoMode {
+		m.mu.Unlock()
+		return fmt.Errorf("bfd: update multi-hop peer %v: echoMode: %w", peer, ErrEchoMultihop)
+	}
+	u := update{p: p, keepEcho: p.EchoMode == ms.s.echoOn.Load()}
+	release := !p.EchoMode && ms.s.echoOn.Load()
+	if p.EchoMode && !u.keepEcho {
+		send, err := m.echoSender(ms.s.local, ms.s.peer)
+		if err != nil {
+			m.mu.Unlock()
+			return fmt.Errorf("bfd: update peer %v: %w", peer, err)
+		}
+		u.sendEcho = send
+	}
+	m.mu.Unlock()
+	ms.s.apply(u)
+	if release {
+		m.mu.Lock()
+		closed := m.releaseEcho(m.echoes[ms.s.local])
+		m.mu.Unlock()
+		if closed != nil {
+			<-closed.done
+		}
+	}
+	return nil
 }
 
 // Remove stops the session with peer after telling the peer it is going
@@ -179,7 +235,7 @@ func (m *Manager) Remove(peer netip.Addr) {
 	delete(m.discrs, ms.discr)
 	closed := m.releaseListener(m.listeners[listenKey{local: ms.s.local, multihop: ms.s.multihop}])
 	var echoClosed *echoEndpoint
-	if ms.s.sendEcho != nil {
+	if ms.s.echoOn.Load() { // the session has stopped: no Update swaps it now
 		echoClosed = m.releaseEcho(m.echoes[ms.s.local])
 	}
 	m.mu.Unlock()

@@ -28,22 +28,27 @@ type Event struct {
 type Session struct {
 	peer, local netip.Addr
 	multihop    bool
-	profile     Profile
 	send        func([]byte) error
-	sendEcho    func([]byte) error // nil without the echo function
-	onChange    func(Event)
-	cnt         pair
-	own         counters
+	// sendEcho (nil without the echo function) belongs to the session's
+	// goroutine once it runs (Update swaps it there); echoOn says whether
+	// it is set, for everyone.
+	sendEcho func([]byte) error
+	echoOn   atomic.Bool
+	onChange func(Event)
+	cnt      pair
+	own      counters
 
-	rx    chan Control
-	echo  chan struct{} // this session's echo packets come back
-	admin chan bool
-	stop  chan bool // true: say AdminDown before stopping
-	done  chan struct{}
+	rx      chan Control
+	echo    chan struct{} // this session's echo packets come back
+	updates chan update
+	admin   chan bool
+	stop    chan bool // true: say AdminDown before stopping
+	done    chan struct{}
 
-	mu    sync.Mutex // guards the fields below
-	state State
-	diag  Diag
+	mu      sync.Mutex // guards the fields below
+	state   State
+	diag    Diag
+	profile Profile
 
 	stopOnce sync.Once
 }
@@ -51,13 +56,12 @@ type Session struct {
 func newSession(peer, local netip.Addr, multihop bool, p Profile, discr uint32, send, sendEcho func([]byte) error, onChange func(Event), mgr *counters) *Session {
 	s := &Session{
 		peer: peer, local: local, multihop: multihop, profile: p, send: send, sendEcho: sendEcho, onChange: onChange,
-		rx: make(chan Control, 16), echo: make(chan struct{}, 16), admin: make(chan bool), stop: make(chan bool, 1),
+		rx: make(chan Control, 16), echo: make(chan struct{}, 16), updates: make(chan update), admin: make(chan bool), stop: make(chan bool, 1),
 		done: make(chan struct{}), state: StateDown,
 	}
 	s.cnt = pair{&s.own, mgr}
-	cfg := p.config()
-	cfg.Echo = cfg.Echo && !multihop && sendEcho != nil
-	m := NewMachine(cfg, discr, time.Now(), rand.Float64)
+	s.echoOn.Store(sendEcho != nil)
+	m := NewMachine(s.config(p), discr, time.Now(), rand.Float64)
 	go s.run(m, discr)
 	return s
 }
@@ -72,7 +76,40 @@ func (s *Session) Local() netip.Addr { return s.local }
 func (s *Session) Multihop() bool { return s.multihop }
 
 // Profile returns the session's defaulted profile.
-func (s *Session) Profile() Profile { return s.profile }
+func (s *Session) Profile() Profile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.profile
+}
+
+// config is the state machine's Config for profile p with the session's
+// echo sender.
+func (s *Session) config(p Profile) Config {
+	cfg := p.config()
+	cfg.Echo = cfg.Echo && !s.multihop && s.sendEcho != nil
+	return cfg
+}
+
+// update is a profile change for the session's goroutine: the new
+// (defaulted, valid) profile, and, unless keepEcho, the new echo sender
+// (nil: none). done is closed once it is applied.
+type update struct {
+	p        Profile
+	sendEcho func([]byte) error
+	keepEcho bool
+	done     chan struct{}
+}
+
+// apply hands u to the session's goroutine and waits until it took it, or
+// the session stopped.
+func (s *Session) apply(u update) {
+	u.done = make(chan struct{})
+	select {
+	case s.updates <- u:
+		<-u.done
+	case <-s.done:
+	}
+}
 
 // State returns the current local state and diagnostic.
 func (s *Session) State() (State, Diag) {
@@ -177,6 +214,16 @@ func (s *Session) run(m *Machine, discr uint32) {
 				}
 			}
 			return
+		case u := <-s.updates:
+			s.mu.Lock()
+			s.profile = u.p
+			s.mu.Unlock()
+			if !u.keepEcho {
+				s.sendEcho = u.sendEcho
+				s.echoOn.Store(u.sendEcho != nil)
+			}
+			m.SetConfig(s.config(u.p), time.Now())
+			close(u.done)
 		case <-s.echo:
 			s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.echoReceived })
 			m.EchoReceived(time.Now())

@@ -44,7 +44,12 @@ type Machine struct {
 	remoteDiscr uint32
 	remoteState State
 
-	desiredMinTx       time.Duration // advertised: SlowTxInterval unless Up
+	desiredMinTx time.Duration // advertised: SlowTxInterval unless Up
+	// txUsed paces our packets and rxDetect times the peer's: normally
+	// desiredMinTx and cfg.RequiredMinRx, but while a Poll sequence
+	// announces a longer TX or shorter RX interval the old value holds
+	// until the Final (§6.8.3), so neither end's detection fires early.
+	txUsed, rxDetect   time.Duration
 	remoteMinRx        time.Duration
 	remoteDesiredMinTx time.Duration
 	remoteDetectMult   uint8
@@ -75,7 +80,9 @@ func NewMachine(cfg Config, discr uint32, now time.Time, rand func() float64) *M
 		remoteState:  StateDown,
 		desiredMinTx: max(cfg.DesiredMinTx, SlowTxInterval),
 		remoteMinRx:  time.Microsecond, // §6.8.1 initial value
+		rxDetect:     cfg.RequiredMinRx,
 	}
+	m.txUsed = m.desiredMinTx
 	if !cfg.Passive {
 		m.nextTx = now
 	}
@@ -163,6 +170,39 @@ func (m *Machine) updateEcho(now time.Time) {
 	}
 }
 
+// SetConfig changes the session's parameters in place at now. While Up,
+// the new intervals and multiplier are announced by a Poll sequence
+// (§6.8.3): a shorter TX interval and a longer RX interval apply at once;
+// a longer TX or shorter RX interval once the peer's Final shows it took
+// them in. Echo starts or stops as the new Config says. The session stays
+// Up throughout. (Passive matters only before the first packet.)
+func (m *Machine) SetConfig(cfg Config, now time.Time) {
+	if cfg.DetectMult == 0 {
+		cfg.DetectMult = 1
+	}
+	old := m.cfg
+	m.cfg = cfg
+	defer m.updateEcho(now)
+	if m.state != StateUp {
+		m.desiredMinTx = max(cfg.DesiredMinTx, SlowTxInterval)
+		m.txUsed, m.rxDetect = m.desiredMinTx, cfg.RequiredMinRx
+		return
+	}
+	if cfg.DesiredMinTx == old.DesiredMinTx && cfg.RequiredMinRx == old.RequiredMinRx &&
+		cfg.DetectMult == old.DetectMult && m.requiredMinEchoRxOf(cfg) == m.requiredMinEchoRxOf(old) {
+		return
+	}
+	m.desiredMinTx = cfg.DesiredMinTx
+	if cfg.DesiredMinTx < m.txUsed {
+		m.txUsed = cfg.DesiredMinTx
+	}
+	if cfg.RequiredMinRx > m.rxDetect {
+		m.rxDetect = cfg.RequiredMinRx
+	}
+	m.pollActive = true
+	m.nextTx = now
+}
+
 // SetAdminDown moves the session to AdminDown (down true, diag
 // AdministrativelyDown) or from AdminDown back to Down. Packets keep flowing
 // so the peer learns it.
@@ -194,11 +234,12 @@ func (m *Machine) Receive(p Control, now time.Time) *Change {
 	m.remoteMinEchoRx = p.RequiredMinEchoRx
 	if p.Final && m.pollActive {
 		m.pollActive = false
+		m.txUsed, m.rxDetect = m.desiredMinTx, m.cfg.RequiredMinRx
 	}
 	if p.Poll {
 		m.sendFinal = true
 	}
-	m.lastDetect = detectionTime(p.DetectMult, m.cfg.RequiredMinRx, p.DesiredMinTx)
+	m.lastDetect = detectionTime(p.DetectMult, m.rxDetect, p.DesiredMinTx)
 	m.detectAt = now.Add(m.lastDetect)
 	m.reschedule(now)
 	if m.state == StateAdminDown {
@@ -278,9 +319,11 @@ func (m *Machine) packet() Control {
 // requiredMinEchoRx is the Required Min Echo RX Interval the session
 // advertises: its EchoInterval with the echo function on, else zero (it
 // will not loop the peer's echo packets back).
-func (m *Machine) requiredMinEchoRx() time.Duration {
-	if m.cfg.Echo {
-		return m.cfg.EchoInterval
+func (m *Machine) requiredMinEchoRx() time.Duration { return m.requiredMinEchoRxOf(m.cfg) }
+
+func (m *Machine) requiredMinEchoRxOf(c Config) time.Duration {
+	if c.Echo {
+		return c.EchoInterval
 	}
 	return 0
 }
@@ -292,7 +335,7 @@ func (m *Machine) reschedule(now time.Time) {
 		m.nextTx = time.Time{}
 		return
 	}
-	iv := txInterval(m.desiredMinTx, m.remoteMinRx)
+	iv := txInterval(m.txUsed, m.remoteMinRx)
 	if iv == 0 {
 		m.nextTx = time.Time{}
 		return
@@ -311,12 +354,13 @@ func (m *Machine) setState(to State, diag Diag, now time.Time) *Change {
 	case to == StateUp:
 		// §6.8.3: leave the slow start rate; tell the peer by a Poll.
 		if m.cfg.DesiredMinTx != m.desiredMinTx {
-			m.desiredMinTx = m.cfg.DesiredMinTx
+			m.desiredMinTx, m.txUsed = m.cfg.DesiredMinTx, m.cfg.DesiredMinTx
 			m.pollActive = true
 		}
 		m.nextTx = now // announce Up (and the Poll) at once
 	case from == StateUp:
 		m.desiredMinTx = max(m.cfg.DesiredMinTx, SlowTxInterval)
+		m.txUsed, m.rxDetect = m.desiredMinTx, m.cfg.RequiredMinRx
 		m.pollActive = false
 		m.nextTx = now
 	default:

@@ -364,3 +364,53 @@ func TestEchoOffOrRefused(t *testing.T) {
 		t.Error("echo still active after the peer asked for none")
 	}
 }
+
+// TestSetConfigWhileUp: new intervals reach the peer by a Poll sequence
+// and the session stays Up; a shorter RX interval counts for detection
+// only once the peer's Final came (§6.8.3), so the peer, still sending at
+// its old pace, is not declared lost meanwhile; a longer TX interval paces
+// the packets only after the Final. Seen failing with SetConfig applying
+// the shorter RX interval at once: "detection time before the Final
+// 150ms, want 900ms", and the session declared Down.
+func TestSetConfigWhileUp(t *testing.T) {
+	m := machineIn(StateUp)
+	// The peer would send every 50 ms, but our RX interval (300 ms) holds
+	// it to 300 ms until it learns the new one.
+	slow := peerPacket(StateUp)
+	slow.DesiredMinTx = 50 * time.Millisecond
+	m.Receive(slow, t0)
+	cfg := testCfg
+	cfg.RequiredMinRx, cfg.DesiredMinTx = 50*time.Millisecond, time.Second
+	m.SetConfig(cfg, t0)
+	p, _ := m.Advance(t0)
+	if p == nil || !p.Poll || p.RequiredMinRx != 50*time.Millisecond || p.DesiredMinTx != time.Second {
+		t.Fatalf("packet after SetConfig %+v, want a Poll announcing rx 50ms, tx 1s", p)
+	}
+	// Before the Final: detection still on the old RX (3 × 300 ms).
+	m.Receive(slow, t0.Add(10*time.Millisecond))
+	if d := m.DetectionTime(); d != 900*time.Millisecond {
+		t.Errorf("detection time before the Final %v, want 900ms (the old RX interval)", d)
+	}
+	if _, ch := m.Advance(t0.Add(400 * time.Millisecond)); ch != nil {
+		t.Fatalf("change %+v before the peer could answer at its old pace", ch)
+	}
+	// The Final: the new values hold.
+	final := peerPacket(StateUp)
+	final.Final, final.DesiredMinTx = true, 50*time.Millisecond
+	m.Receive(final, t0.Add(500*time.Millisecond))
+	if m.PollActive() || m.State() != StateUp {
+		t.Fatalf("after the Final: poll %v, state %v; want done, Up", m.PollActive(), m.State())
+	}
+	if d := m.DetectionTime(); d != 150*time.Millisecond {
+		t.Errorf("detection time after the Final %v, want 150ms (3 × 50ms)", d)
+	}
+	if m.txUsed != time.Second {
+		t.Errorf("TX pace after the Final %v, want the new 1s", m.txUsed)
+	}
+	// Echo turned on in place: it starts, the next packets advertise it.
+	cfg.Echo, cfg.EchoInterval = true, 50*time.Millisecond
+	m.SetConfig(cfg, t0.Add(time.Second))
+	if p, _ := m.Advance(t0.Add(time.Second)); p == nil || p.RequiredMinEchoRx != 50*time.Millisecond {
+		t.Errorf("packet after turning echo on %+v, want RequiredMinEchoRx 50ms", p)
+	}
+}

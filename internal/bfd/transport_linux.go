@@ -126,7 +126,7 @@ func (l *listener) serve(lookup func(src netip.Addr) *Session, mgr *counters) {
 			mgr.unknown.Add(1)
 			continue
 		}
-		if l.key.multihop && ttl < int(s.profile.MinimumTTL) {
+		if l.key.multihop && ttl < int(s.Profile().MinimumTTL) {
 			s.cnt.add(func(c *counters) *atomic.Uint64 { return &c.ttl })
 			continue
 		}

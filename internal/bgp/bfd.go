@@ -62,6 +62,12 @@ func (s *gobgpSpeaker) onBFDChange(ev bfd.Event) {
 	if ev.From != bfd.StateUp || ev.To == bfd.StateUp {
 		return
 	}
+	// AdminDown is not a failure (RFC 5882 §3.2): ours (the session
+	// removed) or the router's (it said so) leaves the BGP session to its
+	// own hold time.
+	if ev.To == bfd.StateAdminDown || ev.RemoteState == bfd.StateAdminDown {
+		return
+	}
 	s.resetMu.Lock()
 	s.resetPending[ev.Peer] = struct{}{}
 	s.resetMu.Unlock()

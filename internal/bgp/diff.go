@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/ironlb/ironlb/internal/bfd"
 )
 
 // routesFor returns the routes of routes meant for the named peer, by prefix
@@ -64,20 +66,30 @@ func diffRoutes(have, want map[netip.Prefix]Route) (announce, withdraw []Route) 
 
 // diffPeers returns the peers of want to create (new or changed) and the
 // names of the peers of have to delete (gone or changed), each sorted by
-// name. A changed peer appears in both: it is deleted, then created again.
-func diffPeers(have map[string]Peer, want []Peer) (create []Peer, remove []string, err error) {
+// name. A changed peer appears in both: it is deleted, then created again
+// — unless only its BFDProfile changed, BFD on before and after: then it
+// is in rebfd alone (its BFD session is replaced, its BGP session kept).
+func diffPeers(have map[string]Peer, want []Peer) (create []Peer, remove []string, rebfd []Peer, err error) {
 	seen := make(map[string]bool, len(want))
 	for _, p := range want {
 		if p.Name == "" {
-			return nil, nil, fmt.Errorf("peer %s: Name is empty; give every peer a unique name", p.Address)
+			return nil, nil, nil, fmt.Errorf("peer %s: Name is empty; give every peer a unique name", p.Address)
 		}
 		if seen[p.Name] {
-			return nil, nil, fmt.Errorf("peer %q: given twice; peer names must be unique", p.Name)
+			return nil, nil, nil, fmt.Errorf("peer %q: given twice; peer names must be unique", p.Name)
 		}
 		seen[p.Name] = true
 		h, ok := have[p.Name]
 		if ok && h == p {
 			continue
+		}
+		if ok && h.BFD && p.BFD {
+			hb, pb := h, p
+			hb.BFDProfile, pb.BFDProfile = bfd.Profile{}, bfd.Profile{}
+			if hb == pb {
+				rebfd = append(rebfd, p)
+				continue
+			}
 		}
 		if ok {
 			remove = append(remove, p.Name)
@@ -91,5 +103,6 @@ func diffPeers(have map[string]Peer, want []Peer) (create []Peer, remove []strin
 	}
 	slices.SortFunc(create, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(remove)
-	return create, remove, nil
+	slices.SortFunc(rebfd, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	return create, remove, rebfd, nil
 }

@@ -3,6 +3,7 @@ package bgp
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -99,12 +100,19 @@ func TestDiffPeers(t *testing.T) {
 	a, b, c := p("a", "10.0.0.1"), p("b", "10.0.0.2"), p("c", "10.0.0.3")
 	a2 := a
 	a2.Password = "new"
+	withBFD := a
+	withBFD.BFD, withBFD.SourceAddress = true, netip.MustParseAddr("10.0.0.100")
+	fastBFD := withBFD
+	fastBFD.BFDProfile.ReceiveInterval = 50 * time.Millisecond
+	fastBFDNewPass := fastBFD
+	fastBFDNewPass.Password = "new"
 	tests := []struct {
 		name    string
 		have    []Peer
 		want    []Peer
 		create  []Peer
 		remove  []string
+		rebfd   []Peer
 		wantErr bool
 	}{
 		{name: "empty"},
@@ -113,6 +121,9 @@ func TestDiffPeers(t *testing.T) {
 		{name: "unchanged", have: []Peer{a, b}, want: []Peer{b, a}},
 		{name: "changed resets", have: []Peer{a, b}, want: []Peer{a2, b}, create: []Peer{a2}, remove: []string{"a"}},
 		{name: "mixed", have: []Peer{a, b}, want: []Peer{a2, c}, create: []Peer{a2, c}, remove: []string{"a", "b"}},
+		{name: "BFD profile alone: BFD replaced, BGP kept", have: []Peer{withBFD, b}, want: []Peer{fastBFD, b}, rebfd: []Peer{fastBFD}},
+		{name: "BFD profile and more: reset", have: []Peer{withBFD}, want: []Peer{fastBFDNewPass}, create: []Peer{fastBFDNewPass}, remove: []string{"a"}},
+		{name: "BFD turned on: reset", have: []Peer{a}, want: []Peer{withBFD}, create: []Peer{withBFD}, remove: []string{"a"}},
 		{name: "duplicate name", want: []Peer{a, a2}, wantErr: true},
 		{name: "empty name", want: []Peer{{Address: netip.MustParseAddr("10.0.0.9")}}, wantErr: true},
 	}
@@ -122,7 +133,7 @@ func TestDiffPeers(t *testing.T) {
 			for _, h := range tt.have {
 				have[h.Name] = h
 			}
-			create, remove, err := diffPeers(have, tt.want)
+			create, remove, rebfd, err := diffPeers(have, tt.want)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
 			}
@@ -131,6 +142,9 @@ func TestDiffPeers(t *testing.T) {
 			}
 			if d := cmp.Diff(tt.remove, remove); d != "" {
 				t.Errorf("remove (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.rebfd, rebfd, cmpAddr); d != "" {
+				t.Errorf("rebfd (-want +got):\n%s", d)
 			}
 		})
 	}

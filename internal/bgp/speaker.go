@@ -20,9 +20,13 @@ type gobgpSpeaker struct {
 
 	mu       sync.Mutex          // serialises every method; guards all following fields
 	sessions map[string]*session // by Peer.Name
-	routes   []Route             // the last Advertise
-	bfd      *bfd.Manager        // nil until a peer asks for BFD
-	closed   bool
+	// bfdProfiles holds, by Peer.Name, the BFD profile a session runs when
+	// SetPeers changed it in place (diffPeers' rebfd): session.peer stays
+	// as the session was created, since rearm reads it without mu.
+	bfdProfiles map[string]bfd.Profile
+	routes      []Route      // the last Advertise
+	bfd         *bfd.Manager // nil until a peer asks for BFD
+	closed      bool
 
 	evMu   sync.Mutex // guards events against send-after-close
 	events chan PeerEvent
@@ -102,17 +106,40 @@ func (s *gobgpSpeaker) SetPeers(ctx context.Context, peers []Peer) error {
 	}
 	have := make(map[string]Peer, len(s.sessions))
 	for name, ss := range s.sessions {
-		have[name] = ss.peer
+		h := ss.peer
+		if bp, ok := s.bfdProfiles[name]; ok {
+			h.BFDProfile = bp
+		}
+		have[name] = h
 	}
-	create, remove, err := diffPeers(have, peers)
+	create, remove, rebfd, err := diffPeers(have, peers)
 	if err != nil {
 		return fmt.Errorf("bgp: SetPeers: %w", err)
 	}
 	for _, name := range remove {
 		s.stopSession(s.sessions[name])
 		delete(s.sessions, name)
+		delete(s.bfdProfiles, name)
 	}
 	var errs []error
+	// A new BFD profile alone: the running BFD session takes it (a Poll
+	// sequence tells the router; it stays Up), the BGP session stays. A
+	// new BFD session instead would tell the router AdminDown first, and
+	// FRR 8.4 resets BGP on that, RFC 5882 §3.2 notwithstanding.
+	for _, p := range rebfd {
+		if err := checkBFD(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.bfd.Update(p.Address, p.BFDProfile.WithDefaults()); err != nil {
+			errs = append(errs, fmt.Errorf("peer %q: update BFD: %w", p.Name, err))
+			continue
+		}
+		if s.bfdProfiles == nil {
+			s.bfdProfiles = map[string]bfd.Profile{}
+		}
+		s.bfdProfiles[p.Name] = p.BFDProfile
+	}
 	for _, p := range create {
 		if err := checkBFD(p); err != nil {
 			errs = append(errs, err)
@@ -125,6 +152,7 @@ func (s *gobgpSpeaker) SetPeers(ctx context.Context, peers []Peer) error {
 			continue
 		}
 		s.sessions[p.Name] = ss
+		delete(s.bfdProfiles, p.Name)
 		if p.BFD {
 			if err := s.startBFD(p); err != nil {
 				errs = append(errs, fmt.Errorf("peer %q: start BFD: %w", p.Name, err))
@@ -193,6 +221,7 @@ func (s *gobgpSpeaker) close() error {
 	for name, ss := range s.sessions {
 		s.stopSession(ss)
 		delete(s.sessions, name)
+		delete(s.bfdProfiles, name)
 	}
 	var err error
 	if s.bfd != nil {

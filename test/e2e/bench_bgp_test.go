@@ -26,6 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -248,12 +249,14 @@ var bfdBenchVariants = []struct {
 // it re-create their sessions).
 func setBFDProfile(t *testing.T, l *l2Env, name string, spec v1beta1.BFDProfileSpec) {
 	t.Helper()
-	var prof v1beta1.BFDProfile
-	if err := l.cl.Get(context.Background(), client.ObjectKey{Namespace: ironlbNamespace, Name: name}, &prof); err != nil {
-		t.Fatal(err)
-	}
-	prof.Spec = spec
-	if err := l.cl.Update(context.Background(), &prof); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes its status
+		var prof v1beta1.BFDProfile
+		if err := l.cl.Get(context.Background(), client.ObjectKey{Namespace: ironlbNamespace, Name: name}, &prof); err != nil {
+			return err
+		}
+		prof.Spec = spec
+		return l.cl.Update(context.Background(), &prof)
+	}); err != nil {
 		t.Fatalf("editing BFDProfile %s: %v", name, err)
 	}
 }

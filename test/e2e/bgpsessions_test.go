@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -103,12 +104,14 @@ func testIPv6Sessions(t *testing.T, l *l2Env, p lab.Plan, st *lab.Status) {
 	l.waitAnswers(t, svc, ips, "web", "")
 
 	key := client.ObjectKey{Namespace: ironlbNamespace, Name: name}
-	var adv v1beta1.BGPAdvertisement
-	if err := l.cl.Get(ctx, key, &adv); err != nil {
-		t.Fatal(err)
-	}
-	adv.Spec.Peers = nil
-	if err := l.cl.Update(ctx, &adv); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes its status
+		var adv v1beta1.BGPAdvertisement
+		if err := l.cl.Get(ctx, key, &adv); err != nil {
+			return err
+		}
+		adv.Spec.Peers = nil
+		return l.cl.Update(ctx, &adv)
+	}); err != nil {
 		t.Fatalf("clearing the peers of BGPAdvertisement %s: %v", name, err)
 	}
 	learned("both sessions of every node (peers cleared)", true, true)
@@ -221,9 +224,15 @@ func testOfferedNotInstalled(t *testing.T, p lab.Plan) {
 // the profile as FRR reads them from the nodes' packets (`show bfd peers
 // json`, remote-*) — and an edit of the profile reaches it too: custom
 // intervals (rx 200 ms, tx 150 ms, multiplier 4), passive mode with the
-// defaults (the router, active, starts the session, which comes Up), then
-// echo mode at 40 ms (the node's echo interval on the router, and echo
-// packets going round both ways: testBFDEchoFlowing).
+// defaults (applied in place: passive only matters to a session not yet
+// started), then echo mode at 40 ms (the node's echo interval on the
+// router, and echo packets going round both ways: testBFDEchoFlowing).
+// The edits reach the running BFD sessions by a Poll sequence and keep the
+// BGP sessions: the router logs no session change meanwhile. Seen failing
+// with internal/bgp replacing the BFD session instead (the old one's
+// AdminDown makes FRR 8.4 reset BGP): "a BFD profile edit reset a BGP
+// session: the router logged "... %ADJCHANGE: neighbor 10.200.0.11(vm) in
+// vrf default Down Neighbor deleted"".
 // Minimum TTL applies to multi-hop sessions alone (single-hop ones accept
 // TTL 255 only, RFC 5881 §5); internal/bfd's TestAgainstFRRProfile shows
 // it, and who starts a passive session, against FRR in namespaces.
@@ -260,13 +269,15 @@ func testBFDProfiles(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 			t.Errorf("restoring BGPPeer %s: %v", peer, err)
 		}
 	})
-	for _, v := range []struct {
+	var since time.Time // the edits below reset no BGP session
+	for i, v := range []struct {
 		what   string
 		spec   v1beta1.BFDProfileSpec
 		rx, tx int
 		mult   int
 		echoRx int
 	}{
+		{what: "the defaults (BFD just turned on)", rx: 300, tx: 300, mult: 3},
 		{what: "rx 200ms, tx 150ms, multiplier 4", rx: 200, tx: 150, mult: 4,
 			spec: v1beta1.BFDProfileSpec{ReceiveInterval: ptr.To[uint32](200), TransmitInterval: ptr.To[uint32](150), DetectMultiplier: ptr.To[uint32](4)}},
 		{what: "passive mode, the defaults", rx: 300, tx: 300, mult: 3,
@@ -274,17 +285,20 @@ func testBFDProfiles(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 		{what: "echo mode at 40ms", rx: 300, tx: 300, mult: 3, echoRx: 40,
 			spec: v1beta1.BFDProfileSpec{EchoMode: ptr.To(true), EchoInterval: ptr.To[uint32](40)}},
 	} {
-		if err := l.cl.Get(ctx, client.ObjectKeyFromObject(prof), prof); err != nil {
-			t.Fatal(err)
-		}
-		prof.Spec = v.spec
 		start := time.Now()
-		if err := l.cl.Update(ctx, prof); err != nil {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes its status
+			if err := l.cl.Get(ctx, client.ObjectKeyFromObject(prof), prof); err != nil {
+				return err
+			}
+			prof.Spec = v.spec
+			return l.cl.Update(ctx, prof)
+		}); err != nil {
 			t.Fatalf("editing BFDProfile %s (%s): %v", name, v.what, err)
 		}
-		// Expected: the speakers re-create the peer within a second (a BFD
-		// profile edit resets the session), BGP back 1-2 s later, BFD Up
-		// with it and the fast intervals one Poll after.
+		// Expected: the speakers replace the BFD sessions within a second
+		// (turning BFD on re-creates the BGP sessions too: BGP back 1-2 s
+		// later), BFD Up a second or two after and the fast intervals one
+		// Poll after.
 		eventually(t, testkit.Budget(3*time.Second), "BFD on the router with "+v.what+" from every node", func() error {
 			out, err := vtysh("show bfd peers json")
 			if err != nil {
@@ -308,6 +322,18 @@ func testBFDProfiles(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 			return nil
 		})
 		t.Logf("%s: on the router for every node %v after the edit", v.what, time.Since(start).Round(10*time.Millisecond))
+		if i == 0 {
+			since = time.Now()
+		}
+	}
+	// A profile edit replaces the BFD sessions alone: the router logged no
+	// BGP session change since the first profile was in force.
+	changes, err := routerAdjChanges(l, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		t.Errorf("a BFD profile edit reset a BGP session: the router logged %q", c.line)
 	}
 	testBFDEchoFlowing(t, p, peer)
 }
