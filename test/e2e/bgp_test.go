@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -431,13 +432,16 @@ func testSpeakerRestart(t *testing.T, l *l2Env, p lab.Plan, peer string, gracefu
 func (l *l2Env) setGracefulRestart(t *testing.T, peer string, p lab.Plan, on bool) {
 	t.Helper()
 	ctx := context.Background()
-	var bp v1beta1.BGPPeer
-	if err := l.cl.Get(ctx, client.ObjectKey{Namespace: ironlbNamespace, Name: peer}, &bp); err != nil {
-		t.Fatal(err)
-	}
-	bp.Spec.EnableGracefulRestart = on
 	start := time.Now()
-	if err := l.cl.Update(ctx, &bp); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes its status
+		var bp v1beta1.BGPPeer
+		if err := l.cl.Get(ctx, client.ObjectKey{Namespace: ironlbNamespace, Name: peer}, &bp); err != nil {
+			return err
+		}
+		bp.Spec.EnableGracefulRestart = on
+		start = time.Now()
+		return l.cl.Update(ctx, &bp)
+	}); err != nil {
 		t.Fatalf("setting enableGracefulRestart %v on BGPPeer %s: %v", on, peer, err)
 	}
 	// Expected: the speakers see the edit within a second, close the old

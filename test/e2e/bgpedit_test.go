@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -70,15 +71,19 @@ func testAdvertisementEdit(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 
 	key := client.ObjectKey{Namespace: ironlbNamespace, Name: name}
 	var adv v1beta1.BGPAdvertisement
-	if err := l.cl.Get(ctx, key, &adv); err != nil {
-		t.Fatal(err)
-	}
-	orig := adv.Spec.DeepCopy()
-	adv.Spec.Communities = []string{"64513:200"}
-	adv.Spec.AggregationLength = ptr.To[int32](24)
-	adv.Spec.AggregationLengthV6 = ptr.To[int32](124)
+	var orig *v1beta1.BGPAdvertisementSpec
 	start := time.Now()
-	if err := l.cl.Update(ctx, &adv); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes its status
+		if err := l.cl.Get(ctx, key, &adv); err != nil {
+			return err
+		}
+		orig = adv.Spec.DeepCopy()
+		adv.Spec.Communities = []string{"64513:200"}
+		adv.Spec.AggregationLength = ptr.To[int32](24)
+		adv.Spec.AggregationLengthV6 = ptr.To[int32](124)
+		start = time.Now()
+		return l.cl.Update(ctx, &adv)
+	}); err != nil {
 		t.Fatalf("editing BGPAdvertisement %s: %v", name, err)
 	}
 	for _, ip := range ips {
@@ -111,11 +116,13 @@ func testAdvertisementEdit(t *testing.T, l *l2Env, p lab.Plan, peer string) {
 		t.Errorf("the advertisement edit reset a session: the router logged %q", c.line)
 	}
 
-	if err := l.cl.Get(ctx, key, &adv); err != nil {
-		t.Fatal(err)
-	}
-	adv.Spec = *orig
-	if err := l.cl.Update(ctx, &adv); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := l.cl.Get(ctx, key, &adv); err != nil {
+			return err
+		}
+		adv.Spec = *orig
+		return l.cl.Update(ctx, &adv)
+	}); err != nil {
 		t.Fatalf("undoing the edit of BGPAdvertisement %s: %v", name, err)
 	}
 	for _, ip := range ips {
@@ -148,13 +155,16 @@ func testHoldTimeEdit(t *testing.T, l *l2Env, p lab.Plan, name string) {
 	set := func(hold *metav1.Duration, wantMS int) {
 		t.Helper()
 		ctx := context.Background()
-		var bp v1beta1.BGPPeer
-		if err := l.cl.Get(ctx, client.ObjectKey{Namespace: ironlbNamespace, Name: name}, &bp); err != nil {
-			t.Fatal(err)
-		}
-		bp.Spec.HoldTime = hold
 		start := time.Now()
-		if err := l.cl.Update(ctx, &bp); err != nil {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the controller writes its status
+			var bp v1beta1.BGPPeer
+			if err := l.cl.Get(ctx, client.ObjectKey{Namespace: ironlbNamespace, Name: name}, &bp); err != nil {
+				return err
+			}
+			bp.Spec.HoldTime = hold
+			start = time.Now()
+			return l.cl.Update(ctx, &bp)
+		}); err != nil {
 			t.Fatalf("editing BGPPeer %s: %v", name, err)
 		}
 		// Expected: the speakers re-create the peer within a second and
